@@ -1,0 +1,29 @@
+# secretsdb's tasks. `make help` lists them. Database tests use $TEST_DATABASE_URL (or
+# $DATABASE_URL) and fall back to a testcontainers PostgreSQL when neither is set.
+
+GO ?= go
+BIN ?= bin/secretsdb
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets with what they do
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## Build the secretsdb binary into bin/
+	$(GO) build -trimpath -o $(BIN) ./cmd/secretsdb
+
+.PHONY: test
+test: ## Run the Go unit and integration tests on a real PostgreSQL
+	$(GO) test -count=1 ./...
+
+.PHONY: test-sql
+test-sql: ## Run the pgTAP tests of the SQL API with pg_prove on a scratch database
+	./tests/sql/run
+
+.PHONY: lint
+lint: ## go vet, gofmt and the migration checks
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); \
+		if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -1,0 +1,43 @@
+// Package migrate applies secretsdb's migrations with goose's Provider API. It fixes the
+// settings every caller needs: the version table's schema, so the role's search_path cannot
+// move it, and a session-level advisory lock, so concurrent deploys apply each version once.
+package migrate
+
+import (
+	"database/sql"
+	"fmt"
+	"io/fs"
+	"log/slog"
+
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+)
+
+// VersionTable is goose's version table, schema-qualified so that every role sees the same
+// one whatever its search_path.
+const VersionTable = "public.goose_db_version"
+
+// NewProvider returns a goose provider over fsys (normally migrations.FS) for the database
+// behind db, which must be opened with pgx's stdlib driver. A nil logger discards goose's
+// messages.
+func NewProvider(db *sql.DB, fsys fs.FS, logger *slog.Logger) (*goose.Provider, error) {
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return nil, fmt.Errorf("creating migration lock: %w", err)
+	}
+
+	opts := []goose.ProviderOption{
+		goose.WithTableName(VersionTable),
+		goose.WithSessionLocker(locker),
+		goose.WithDisableGlobalRegistry(true),
+	}
+	if logger != nil {
+		opts = append(opts, goose.WithSlog(logger))
+	}
+
+	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("loading migrations: %w", err)
+	}
+	return p, nil
+}

@@ -1,0 +1,104 @@
+-- Validation shared by the SQL API. Every routine validates its own input, because psql is a
+-- real path and the Go layer's checks are only an early, faster copy. Failures raise SQLSTATE
+-- SD001 with the offending field in the error's COLUMN, a message naming the limit, and a hint
+-- naming the parameter, so Go can map them without parsing text.
+
+-- +goose Up
+-- +goose StatementBegin
+CREATE FUNCTION public.secretsdb_invalid_input(p_field text, p_message text)
+RETURNS void
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION USING
+        ERRCODE = 'SD001',
+        MESSAGE = p_message,
+        COLUMN = p_field,
+        HINT = format('Correct p_%s and call again; nothing was written.', p_field);
+END
+$$;
+-- +goose StatementEnd
+
+-- secretsdb_check_text returns p_value unchanged, or NULL when an optional value is empty
+-- or only whitespace (a profile claim of "" means "no name", not a name of zero letters).
+-- +goose StatementBegin
+CREATE FUNCTION public.secretsdb_check_text(
+    p_field text,
+    p_value text,
+    p_max integer,
+    p_required boolean
+)
+RETURNS text
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_value IS NULL OR btrim(p_value, E' \t\n\r\f\v') = '' THEN
+        IF p_required THEN
+            PERFORM public.secretsdb_invalid_input(
+                p_field, format('%s is required and must not be empty', p_field));
+        END IF;
+        RETURN NULL;
+    END IF;
+
+    IF char_length(p_value) > p_max THEN
+        PERFORM public.secretsdb_invalid_input(
+            p_field,
+            format('%s must be at most %s characters, got %s',
+                p_field, p_max, char_length(p_value)));
+    END IF;
+
+    IF p_value ~ '[[:cntrl:]]' THEN
+        PERFORM public.secretsdb_invalid_input(
+            p_field, format('%s must not contain control characters', p_field));
+    END IF;
+
+    RETURN p_value;
+END
+$$;
+-- +goose StatementEnd
+
+-- Emails are compared and stored trimmed and lower-cased, so "  Jo@Example.COM " and
+-- "jo@example.com" are one person whichever path wrote them.
+-- +goose StatementBegin
+CREATE FUNCTION public.secretsdb_normalize_email(p_field text, p_value text, p_required boolean)
+RETURNS text
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_email text := lower(btrim(p_value, E' \t\n\r\f\v'));
+BEGIN
+    IF v_email IS NULL OR v_email = '' THEN
+        IF p_required THEN
+            PERFORM public.secretsdb_invalid_input(
+                p_field, format('%s is required and must not be empty', p_field));
+        END IF;
+        RETURN NULL;
+    END IF;
+
+    IF char_length(v_email) > 254 THEN
+        PERFORM public.secretsdb_invalid_input(
+            p_field,
+            format('%s must be at most 254 characters, got %s', p_field, char_length(v_email)));
+    END IF;
+
+    IF v_email !~ '^[^@[:space:][:cntrl:]]+@[^@[:space:][:cntrl:]]+$' THEN
+        PERFORM public.secretsdb_invalid_input(
+            p_field,
+            format('%s must be an address of the form name@domain, got %L', p_field, v_email));
+    END IF;
+
+    RETURN v_email;
+END
+$$;
+-- +goose StatementEnd
+
+-- +goose Down
+DROP FUNCTION public.secretsdb_normalize_email(text, text, boolean);
+DROP FUNCTION public.secretsdb_check_text(text, text, integer, boolean);
+DROP FUNCTION public.secretsdb_invalid_input(text, text);
