@@ -27,3 +27,17 @@ lint: ## go vet, gofmt and the migration checks
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); \
 		if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+SQLC := $(GO) tool -modfile=tools/go.mod sqlc
+SCRATCHDB := $(GO) run ./internal/devtools/scratchdb --
+
+.PHONY: generate
+generate: ## Regenerate internal/dbq with sqlc against a migrated scratch database
+	$(SCRATCHDB) $(SQLC) generate
+
+.PHONY: verify-generate
+verify-generate: ## Fail when internal/dbq is stale against migrations/ and queries/
+	$(SCRATCHDB) $(SQLC) diff
+
+.PHONY: ci
+ci: lint verify-generate test test-sql ## Everything CI runs: lint, generated-code check, all tests

@@ -155,6 +155,30 @@ END
 $$;
 -- +goose StatementEnd
 
+-- resolve_user_id answers which user a session id stands for, without provisioning: the
+-- user with that id, else the user an account under that id is linked to, else NULL. It is
+-- ensure_user's lookup order, so reads agree with what the writes resolved.
+-- +goose StatementBegin
+CREATE FUNCTION public.resolve_user_id(p_user_id text)
+RETURNS text
+LANGUAGE sql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT coalesce(
+        (SELECT u.id FROM public.users u WHERE u.id = p_user_id),
+        (
+            SELECT a.user_id
+            FROM public.accounts a
+            WHERE a.provider_account_id = p_user_id
+            ORDER BY a.created_at, a.provider
+            LIMIT 1
+        )
+    );
+END;
+-- +goose StatementEnd
+
 -- +goose StatementBegin
 CREATE FUNCTION public.user_exists(p_user_id text)
 RETURNS boolean
@@ -163,8 +187,21 @@ STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-    SELECT EXISTS (SELECT 1 FROM public.users u WHERE u.id = p_user_id)
-        OR EXISTS (SELECT 1 FROM public.accounts a WHERE a.provider_account_id = p_user_id);
+    SELECT public.resolve_user_id(p_user_id) IS NOT NULL;
+END;
+-- +goose StatementEnd
+
+-- schema_version lets the service check, without read access to goose's table, that the
+-- database carries the migrations it was built with.
+-- +goose StatementBegin
+CREATE FUNCTION public.schema_version()
+RETURNS bigint
+LANGUAGE sql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT coalesce(max(v.version_id), 0) FROM public.goose_db_version v;
 END;
 -- +goose StatementEnd
 
@@ -409,5 +446,7 @@ DROP PROCEDURE public.record_check_in(
 DROP PROCEDURE public.create_secret(
     text, text, text, text, text, text, text, text, integer, text, text, integer, integer,
     text, text, boolean, text, boolean, uuid, text, text, timestamptz);
+DROP FUNCTION public.schema_version();
 DROP FUNCTION public.user_exists(text);
+DROP FUNCTION public.resolve_user_id(text);
 DROP FUNCTION public.ensure_user(text, text, text, text, boolean, text, boolean);

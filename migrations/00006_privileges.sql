@@ -18,6 +18,8 @@ REVOKE EXECUTE ON FUNCTION public.secretsdb_audit_append_only() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION public.ensure_user(text, text, text, text, boolean, text, boolean)
     FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION public.user_exists(text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION public.resolve_user_id(text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION public.schema_version() FROM PUBLIC;
 REVOKE EXECUTE ON PROCEDURE public.create_secret(
     text, text, text, text, text, text, text, text, integer, text, text, integer, integer,
     text, text, boolean, text, boolean, uuid, text, text, timestamptz) FROM PUBLIC;
@@ -30,6 +32,8 @@ GRANT USAGE ON SCHEMA public TO secretsdb_app;
 GRANT EXECUTE ON FUNCTION public.ensure_user(text, text, text, text, boolean, text, boolean)
     TO secretsdb_app;
 GRANT EXECUTE ON FUNCTION public.user_exists(text) TO secretsdb_app;
+GRANT EXECUTE ON FUNCTION public.resolve_user_id(text) TO secretsdb_app;
+GRANT EXECUTE ON FUNCTION public.schema_version() TO secretsdb_app;
 GRANT EXECUTE ON PROCEDURE public.create_secret(
     text, text, text, text, text, text, text, text, integer, text, text, integer, integer,
     text, text, boolean, text, boolean, uuid, text, text, timestamptz) TO secretsdb_app;
@@ -78,6 +82,8 @@ REVOKE ALL ON PROCEDURE public.record_check_in(
 REVOKE ALL ON PROCEDURE public.create_secret(
     text, text, text, text, text, text, text, text, integer, text, text, integer, integer,
     text, text, boolean, text, boolean, uuid, text, text, timestamptz) FROM secretsdb_app;
+REVOKE ALL ON FUNCTION public.schema_version() FROM secretsdb_app;
+REVOKE ALL ON FUNCTION public.resolve_user_id(text) FROM secretsdb_app;
 REVOKE ALL ON FUNCTION public.user_exists(text) FROM secretsdb_app;
 REVOKE ALL ON FUNCTION public.ensure_user(text, text, text, text, boolean, text, boolean)
     FROM secretsdb_app;
