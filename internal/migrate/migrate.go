@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"strconv"
+	"strings"
 
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
@@ -40,4 +42,23 @@ func NewProvider(db *sql.DB, fsys fs.FS, logger *slog.Logger) (*goose.Provider, 
 		return nil, fmt.Errorf("loading migrations: %w", err)
 	}
 	return p, nil
+}
+
+// LatestVersion returns the highest version among the migration files in fsys, 0 when
+// there are none.
+func LatestVersion(fsys fs.FS) (int64, error) {
+	names, err := fs.Glob(fsys, "*.sql")
+	if err != nil {
+		return 0, err
+	}
+	var latest int64
+	for _, name := range names {
+		prefix, _, ok := strings.Cut(name, "_")
+		v, err := strconv.ParseInt(prefix, 10, 64)
+		if !ok || err != nil {
+			return 0, fmt.Errorf("migration file %s: name must start with a version, as 00001_name.sql", name)
+		}
+		latest = max(latest, v)
+	}
+	return latest, nil
 }

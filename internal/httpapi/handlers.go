@@ -1,0 +1,297 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"time"
+	"unicode/utf8"
+
+	"github.com/secretsdb/secretsdb/internal/secrets"
+)
+
+// createRequest is POST /api/secrets's body, with the seed app's snake_case names.
+// Pointers tell an absent field (the schema's default) from a zero one (an error).
+type createRequest struct {
+	Title          string  `json:"title"`
+	RecipientName  string  `json:"recipient_name"`
+	RecipientEmail string  `json:"recipient_email"`
+	RecipientPhone string  `json:"recipient_phone"`
+	ContactMethod  *string `json:"contact_method"`
+	CheckInDays    *int    `json:"check_in_days"`
+	ServerShare    string  `json:"server_share"`
+	IV             string  `json:"iv"`
+	AuthTag        string  `json:"auth_tag"`
+	SharesTotal    *int    `json:"sss_shares_total"`
+	Threshold      *int    `json:"sss_threshold"`
+}
+
+// secretJSON is a secret as the API returns it: never the share, IV or auth tag.
+type secretJSON struct {
+	ID             string     `json:"id"`
+	Title          string     `json:"title"`
+	RecipientName  string     `json:"recipient_name"`
+	RecipientEmail *string    `json:"recipient_email"`
+	RecipientPhone *string    `json:"recipient_phone"`
+	ContactMethod  string     `json:"contact_method"`
+	CheckInDays    int        `json:"check_in_days"`
+	Status         string     `json:"status"`
+	SharesTotal    int        `json:"sss_shares_total"`
+	Threshold      int        `json:"sss_threshold"`
+	LastCheckIn    *time.Time `json:"last_check_in"`
+	NextCheckIn    *time.Time `json:"next_check_in"`
+	TriggeredAt    *time.Time `json:"triggered_at,omitempty"`
+	CreatedAt      *time.Time `json:"created_at,omitempty"`
+	UpdatedAt      *time.Time `json:"updated_at,omitempty"`
+}
+
+func (h *Handler) createSecret(w http.ResponseWriter, r *http.Request) {
+	sess, ok := h.session(w, r)
+	if !ok {
+		return
+	}
+	var req createRequest
+	if !h.decodeBody(w, r, &req) {
+		return
+	}
+
+	n := secrets.NewSecret{
+		Title:          req.Title,
+		RecipientName:  req.RecipientName,
+		RecipientEmail: req.RecipientEmail,
+		RecipientPhone: req.RecipientPhone,
+		ContactMethod:  deref(req.ContactMethod, secrets.DefaultContactMethod),
+		CheckInDays:    deref(req.CheckInDays, secrets.DefaultCheckInDays),
+		ServerShare:    req.ServerShare,
+		IV:             req.IV,
+		AuthTag:        req.AuthTag,
+		SharesTotal:    deref(req.SharesTotal, secrets.DefaultSharesTotal),
+		Threshold:      deref(req.Threshold, secrets.DefaultThreshold),
+	}
+	created, err := h.cfg.Service.CreateSecret(r.Context(), sess, n)
+	if err != nil {
+		h.serviceError(w, r, err)
+		return
+	}
+
+	w.Header().Set("Location", "/api/secrets/"+created.SecretID)
+	writeJSON(w, http.StatusCreated, secretJSON{
+		ID:             created.SecretID,
+		Title:          n.Title,
+		RecipientName:  n.RecipientName,
+		RecipientEmail: optString(normalizedEmail(n.RecipientEmail)),
+		RecipientPhone: optString(n.RecipientPhone),
+		ContactMethod:  n.ContactMethod,
+		CheckInDays:    n.CheckInDays,
+		Status:         "active",
+		SharesTotal:    n.SharesTotal,
+		Threshold:      n.Threshold,
+		NextCheckIn:    &created.NextCheckIn,
+	})
+}
+
+func (h *Handler) checkIn(w http.ResponseWriter, r *http.Request) {
+	sess, ok := h.session(w, r)
+	if !ok {
+		return
+	}
+	res, err := h.cfg.Service.CheckIn(r.Context(), sess, r.PathValue("id"))
+	if err != nil {
+		h.serviceError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"secret_id":     res.SecretID,
+		"last_check_in": res.CheckedInAt,
+		"next_check_in": res.NextCheckIn,
+	})
+}
+
+func (h *Handler) listSecrets(w http.ResponseWriter, r *http.Request) {
+	sess, ok := h.session(w, r)
+	if !ok {
+		return
+	}
+	list, err := h.cfg.Service.ListSecrets(r.Context(), sess)
+	if err != nil {
+		h.serviceError(w, r, err)
+		return
+	}
+
+	out := make([]secretJSON, len(list))
+	for i, s := range list {
+		out[i] = secretJSON{
+			ID:             s.ID,
+			Title:          s.Title,
+			RecipientName:  s.RecipientName,
+			RecipientEmail: optString(s.RecipientEmail),
+			RecipientPhone: optString(s.RecipientPhone),
+			ContactMethod:  s.ContactMethod,
+			CheckInDays:    s.CheckInDays,
+			Status:         s.Status,
+			SharesTotal:    s.SharesTotal,
+			Threshold:      s.Threshold,
+			LastCheckIn:    s.LastCheckIn,
+			NextCheckIn:    s.NextCheckIn,
+			TriggeredAt:    s.TriggeredAt,
+			CreatedAt:      &list[i].CreatedAt,
+			UpdatedAt:      &list[i].UpdatedAt,
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"secrets": out})
+}
+
+func (h *Handler) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
+	v, err := h.cfg.Service.SchemaVersion(r.Context())
+	if err != nil {
+		h.cfg.Logger.WarnContext(r.Context(), "not ready", "request_id", requestID(r), "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{
+			"status": "unavailable", "reason": "the database cannot be reached",
+		})
+		return
+	}
+	if v < h.cfg.SchemaVersion {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{
+			"status":          "unavailable",
+			"reason":          "the database schema is behind this binary; run secretsdb migrate up",
+			"schema_version":  v,
+			"expected_schema": h.cfg.SchemaVersion,
+		})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "schema_version": v})
+}
+
+// session reads the caller's session, answering 401 (or 400 for a malformed claim) when
+// there is none.
+func (h *Handler) session(w http.ResponseWriter, r *http.Request) (secrets.Session, bool) {
+	c, err := h.cfg.Sessions.FromRequest(r)
+	if err != nil {
+		h.sessionError(w, r, err)
+		return secrets.Session{}, false
+	}
+	return secrets.Session{
+		UserID:        c.UserID,
+		Email:         c.Email,
+		Name:          c.Name,
+		Image:         c.Picture,
+		EmailVerified: c.EmailVerified,
+	}, true
+}
+
+// decodeBody reads a JSON object into v. It answers 415 for another content type, 413
+// past MaxBodyBytes, and 400 naming the field for invalid UTF-8, a wrong JSON type (a
+// number where a string belongs) or an unknown field.
+func (h *Handler) decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		writeError(w, r, http.StatusUnsupportedMediaType, "unsupported_media_type",
+			"send the body as Content-Type: application/json", "")
+		return false
+	}
+
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, r, http.StatusRequestEntityTooLarge, "body_too_large",
+				fmt.Sprintf("the body must be at most %d bytes", MaxBodyBytes), "")
+			return false
+		}
+		writeError(w, r, http.StatusBadRequest, "invalid_body", "the body could not be read", "")
+		return false
+	}
+
+	// encoding/json would quietly turn invalid UTF-8 into U+FFFD; refuse it instead, and
+	// name the field it is in when the body is otherwise an object.
+	if !utf8.Valid(body) {
+		writeError(w, r, http.StatusBadRequest, "invalid_input",
+			"the body must be valid UTF-8", invalidUTF8Field(body))
+		return false
+	}
+
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		msg, field := describeJSONError(err)
+		writeError(w, r, http.StatusBadRequest, "invalid_input", msg, field)
+		return false
+	}
+	if dec.More() {
+		writeError(w, r, http.StatusBadRequest, "invalid_input",
+			"the body must hold exactly one JSON object", "")
+		return false
+	}
+	return true
+}
+
+func describeJSONError(err error) (msg, field string) {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr) && typeErr.Field != "":
+		return fmt.Sprintf("%s must be a %s, got a JSON %s",
+			typeErr.Field, jsonTypeName(typeErr.Type.Kind().String()), typeErr.Value), typeErr.Field
+	case errors.As(err, &syntaxErr):
+		return fmt.Sprintf("the body is not valid JSON (at byte %d)", syntaxErr.Offset), ""
+	case errors.Is(err, io.EOF):
+		return "the body must be a JSON object", ""
+	}
+	const unknown = "json: unknown field "
+	if s := err.Error(); len(s) > len(unknown) && s[:len(unknown)] == unknown {
+		name := s[len(unknown)+1 : len(s)-1]
+		return fmt.Sprintf("unknown field %s", name), name
+	}
+	return "the body must be a JSON object with the documented fields", ""
+}
+
+func jsonTypeName(kind string) string {
+	switch kind {
+	case "string", "ptr":
+		return "string"
+	case "int", "int32", "int64":
+		return "integer"
+	}
+	return kind
+}
+
+// invalidUTF8Field returns the top-level field whose raw value holds invalid UTF-8.
+func invalidUTF8Field(body []byte) string {
+	var raw map[string]json.RawMessage
+	if json.Unmarshal(body, &raw) != nil {
+		return ""
+	}
+	for k, v := range raw {
+		if !utf8.Valid(v) {
+			return k
+		}
+	}
+	return ""
+}
+
+func deref[T any](p *T, def T) T {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// normalizedEmail mirrors the stored form of a recipient email for the 201 response.
+func normalizedEmail(s string) string {
+	return string(bytes.ToLower(bytes.Trim([]byte(s), " \t\n\r\f\v")))
+}
