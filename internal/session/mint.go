@@ -35,10 +35,11 @@ type mintPayload struct {
 
 // Mint produces a session token as the library of format f would: the same header
 // ({"alg":"dir","enc":"A256GCM"} for v4; A256CBC-HS512 with the key's kid for v5), the
-// same key derivation, and a payload of c's profile claims with sub = c.UserID, then iat
-// = now, exp = now + maxAge (whole seconds, negative for an already expired token) and
-// a random UUID jti. c's time fields are ignored. cookieName is the v5 salt, the cookie
-// the token will travel in; v4 ignores it.
+// same key derivation, and a payload of c's profile claims with sub = c.UserID, then
+// iat = now, exp = now + maxAge (whole seconds, negative for an already expired token)
+// and a random UUID jti. email_verified is written only when true; the libraries write
+// it only if the app's jwt callback adds it. c's time fields are ignored. cookieName is
+// the v5 salt, the cookie the token will travel in; v4 ignores it.
 func Mint(c Claims, secret string, f Format, cookieName string, maxAge time.Duration,
 	now time.Time) (string, error) {
 	if c.UserID == "" {
