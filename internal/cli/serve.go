@@ -69,7 +69,7 @@ func serve(ctx context.Context, g *globals, o serveOptions, ready chan<- string)
 	logger := g.logger.With("component", "serve")
 	secretsCfg, err := session.ConfigFromEnv(os.LookupEnv)
 	if err != nil {
-		return usageError{fmt.Errorf("session secrets: %w (set AUTH_SECRET or NEXTAUTH_SECRET)", err)}
+		return usageError{err}
 	}
 	decoder, err := session.NewDecoder(secretsCfg)
 	if err != nil {
