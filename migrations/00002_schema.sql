@@ -73,7 +73,8 @@ CREATE TABLE public.secrets (
         REFERENCES public.users (id) ON DELETE CASCADE,
     CONSTRAINT secrets_title_length CHECK (char_length(title) BETWEEN 1 AND 256),
     CONSTRAINT secrets_recipient_name_length CHECK (char_length(recipient_name) BETWEEN 1 AND 256),
-    CONSTRAINT secrets_recipient_email_length CHECK (char_length(recipient_email) BETWEEN 3 AND 254),
+    CONSTRAINT secrets_recipient_email_length
+        CHECK (char_length(recipient_email) BETWEEN 3 AND 254),
     CONSTRAINT secrets_recipient_phone_length CHECK (char_length(recipient_phone) BETWEEN 3 AND 32),
     CONSTRAINT secrets_contact_method_recipient CHECK (
         CASE contact_method

@@ -255,7 +255,8 @@ BEGIN
     v_recipient_name := public.secretsdb_check_text('recipient_name', p_recipient_name, 256, true);
     v_recipient_email := public.secretsdb_normalize_email(
         'recipient_email', p_recipient_email, false);
-    v_recipient_phone := public.secretsdb_check_text('recipient_phone', p_recipient_phone, 32, false);
+    v_recipient_phone := public.secretsdb_check_text(
+        'recipient_phone', p_recipient_phone, 32, false);
     v_share := public.secretsdb_check_text('server_share', p_server_share, 16384, true);
     v_iv := public.secretsdb_check_text('iv', p_iv, 256, false);
     v_auth_tag := public.secretsdb_check_text('auth_tag', p_auth_tag, 256, false);
@@ -289,7 +290,8 @@ BEGIN
     IF p_check_in_days IS NULL OR p_check_in_days NOT BETWEEN 2 AND 3650 THEN
         PERFORM public.secretsdb_invalid_input(
             'check_in_days',
-            format('check_in_days must be 2..3650, got %s', coalesce(p_check_in_days::text, 'null')));
+            format('check_in_days must be 2..3650, got %s',
+                coalesce(p_check_in_days::text, 'null')));
     END IF;
     IF p_sss_shares_total IS NULL OR p_sss_shares_total NOT BETWEEN 2 AND 10 THEN
         PERFORM public.secretsdb_invalid_input(

@@ -82,7 +82,8 @@ func mint(g *globals, o mintOptions) error {
 	}
 	secret := os.Getenv(o.secretEnv)
 	if secret == "" {
-		return usageError{fmt.Errorf("environment variable %s (--secret-env) is empty or unset", o.secretEnv)}
+		return usageError{fmt.Errorf(
+			"environment variable %s (--secret-env) is empty or unset", o.secretEnv)}
 	}
 
 	now := time.Now()

@@ -131,7 +131,8 @@ func create(t testing.TB, clause string) *DB {
 	defer cancel()
 
 	name := "secretsdb_test_" + randomSuffix()
-	if err := adminExec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" "+clause); err != nil {
+	stmt := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize() + " " + clause
+	if err := adminExec(ctx, stmt); err != nil {
 		t.Fatalf("creating test database: %v", err)
 	}
 	t.Cleanup(func() {
