@@ -4,7 +4,7 @@
 BEGIN;
 SET LOCAL search_path = public, tap;
 
-SELECT plan(68);
+SELECT plan(71);
 
 SELECT tables_are(
     'public',
@@ -62,7 +62,9 @@ SELECT col_type_is(
 SELECT fk_ok('public', 'secrets', 'user_id', 'public', 'users', 'id');
 
 -- checkin_history
-SELECT col_not_null('public', 'checkin_history', 'secret_id', 'checkin_history.secret_id is NOT NULL');
+SELECT col_not_null(
+    'public', 'checkin_history', 'secret_id', 'checkin_history.secret_id is NOT NULL'
+);
 SELECT col_not_null('public', 'checkin_history', 'user_id', 'checkin_history.user_id is NOT NULL');
 SELECT col_not_null(
     'public', 'checkin_history', 'checked_in_at', 'checkin_history.checked_in_at is NOT NULL'
@@ -197,6 +199,15 @@ SELECT is(
 SELECT has_function('public', 'user_exists', ARRAY['text'], 'user_exists(p_user_id) exists');
 SELECT function_returns(
     'public', 'user_exists', ARRAY['text'], 'boolean', 'user_exists returns boolean'
+);
+SELECT has_function(
+    'public', 'resolve_user_id', ARRAY['text'], 'resolve_user_id(p_user_id) exists'
+);
+SELECT function_returns(
+    'public', 'resolve_user_id', ARRAY['text'], 'text', 'resolve_user_id returns text'
+);
+SELECT function_returns(
+    'public', 'schema_version', ARRAY[]::name[], 'bigint', 'schema_version() returns bigint'
 );
 SELECT has_function(
     'public', 'create_secret',

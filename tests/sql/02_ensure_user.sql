@@ -4,7 +4,7 @@
 BEGIN;
 SET LOCAL search_path = public, tap;
 
-SELECT plan(51);
+SELECT plan(54);
 
 -- error_column runs p_sql and returns the SQLSTATE and COLUMN of the error it raises, which
 -- throws_ok cannot see; NULL when nothing is raised.
@@ -195,6 +195,13 @@ SELECT results_eq(
     'the linked id resolves with its provider too'
 );
 SELECT ok(user_exists('gh-4412'), 'user_exists sees a linked id');
+SELECT is(resolve_user_id('gh-4412'), '103890241628354500674', 'resolve_user_id follows the link');
+SELECT is(
+    resolve_user_id('103890241628354500674'),
+    '103890241628354500674',
+    'resolve_user_id returns a stored id as it is'
+);
+SELECT is(resolve_user_id('never-seen'), NULL, 'resolve_user_id is NULL for an unknown id');
 SELECT ok(NOT user_exists('never-seen'), 'user_exists is false for an unknown id');
 SELECT is(
     (SELECT count(*) FROM audit_events WHERE action = 'user.linked' AND object_id = 'gh-4412'),
@@ -292,8 +299,9 @@ SELECT throws_ok(
     'SD001', 'image must be at most 2048 characters, got 2049', 'an image of 2049 characters'
 );
 SELECT is(
-    pg_temp.error_column(
-        $$ SELECT * FROM ensure_user('new-1', 'new.1@example.com', p_image => repeat('i', 2049)) $$),
+    pg_temp.error_column($$
+        SELECT * FROM ensure_user('new-1', 'new.1@example.com', p_image => repeat('i', 2049))
+    $$),
     'SD001 image',
     'SD001 for the image names image in COLUMN'
 );

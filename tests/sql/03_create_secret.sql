@@ -94,7 +94,11 @@ SELECT results_eq(
         $$,
         :'second_secret_id'
     ),
-    $$ VALUES ('alex.kim@example.net', '+1 (555) 010-2030', 'both', 7, 5, 3, interval '168 hours') $$,
+    $$
+        VALUES (
+            'alex.kim@example.net', '+1 (555) 010-2030', 'both', 7, 5, 3, interval '168 hours'
+        )
+    $$,
     'the recipient email is normalised and next_check_in is 7 x 24 hours away'
 );
 
