@@ -4,7 +4,7 @@
 BEGIN;
 SET LOCAL search_path = public, tap;
 
-SELECT plan(54);
+SELECT plan(55);
 
 -- error_column runs p_sql and returns the SQLSTATE and COLUMN of the error it raises, which
 -- throws_ok cannot see; NULL when nothing is raised.
@@ -22,6 +22,23 @@ EXCEPTION
     WHEN OTHERS THEN
         GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_column = COLUMN_NAME;
         RETURN v_state || ' ' || v_column;
+END
+$$;
+
+-- error_hint runs p_sql and returns the HINT of the error it raises; NULL when none.
+CREATE FUNCTION pg_temp.error_hint(p_sql text)
+RETURNS text
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_hint text;
+BEGIN
+    EXECUTE p_sql;
+    RETURN NULL;
+EXCEPTION
+    WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS v_hint = PG_EXCEPTION_HINT;
+        RETURN v_hint;
 END
 $$;
 
@@ -234,6 +251,11 @@ SELECT is(
     pg_temp.error_column($$ SELECT * FROM ensure_user(E'abc\ndef', 'ctl@example.com') $$),
     'SD001 user_id',
     'SD001 for the id names user_id in COLUMN'
+);
+SELECT is(
+    pg_temp.error_hint($$ SELECT * FROM ensure_user(E'abc\ndef', 'ctl@example.com') $$),
+    'Correct p_user_id and call again; nothing was written.',
+    'SD001 hints at the parameter to correct'
 );
 SELECT throws_ok(
     $$ SELECT * FROM ensure_user('new-1', '') $$,

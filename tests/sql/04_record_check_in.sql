@@ -4,7 +4,7 @@
 BEGIN;
 SET LOCAL search_path = public, tap;
 
-SELECT plan(33);
+SELECT plan(34);
 
 -- error_shape runs p_sql and describes the error it raises with any UUID masked, so that
 -- errors about different secrets can be compared; NULL when nothing is raised.
@@ -254,6 +254,17 @@ SELECT throws_ok(
     'SD004',
     format('secret %s has been triggered and takes no more check-ins', :'triggered_secret_id'),
     'checking in a triggered secret is SD004'
+);
+SELECT is(
+    pg_temp.error_shape(format(
+        $$
+            CALL record_check_in(p_user_id => '103890241628354500674',
+                p_email => 'jordan.lee@example.com', p_secret_id => %L)
+        $$,
+        :'triggered_secret_id'
+    )),
+    'SD004 secret_id: secret <id> has been triggered and takes no more check-ins',
+    'SD004 names secret_id in COLUMN'
 );
 SELECT throws_ok(
     format(
