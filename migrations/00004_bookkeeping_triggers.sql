@@ -57,10 +57,14 @@ BEGIN
             NEW.next_check_in := public.secretsdb_next_check_in(
                 coalesce(NEW.last_check_in, NEW.created_at), NEW.check_in_days);
         END IF;
-    ELSIF NEW.check_in_days <> OLD.check_in_days
-        AND NEW.next_check_in IS NOT DISTINCT FROM OLD.next_check_in THEN
-        NEW.next_check_in := public.secretsdb_next_check_in(
-            coalesce(NEW.last_check_in, NEW.created_at), NEW.check_in_days);
+    ELSIF NEW.next_check_in IS NOT DISTINCT FROM OLD.next_check_in THEN
+        IF OLD.status = 'triggered' AND NEW.status <> 'triggered' THEN
+            -- Re-arming a fired secret starts a fresh period; the old due date has passed.
+            NEW.next_check_in := public.secretsdb_next_check_in(now(), NEW.check_in_days);
+        ELSIF NEW.check_in_days <> OLD.check_in_days THEN
+            NEW.next_check_in := public.secretsdb_next_check_in(
+                coalesce(NEW.last_check_in, NEW.created_at), NEW.check_in_days);
+        END IF;
     END IF;
 
     -- triggered_at records when the switch fired; re-arming a secret clears it.
@@ -198,8 +202,8 @@ BEGIN
     RAISE EXCEPTION USING
         ERRCODE = 'SD005',
         MESSAGE = format('audit_events is append-only: %s is not allowed', TG_OP),
-        HINT = 'Audit rows are kept for good; the table owner may archive them by disabling '
-            'trigger audit_events_append_only for one transaction.';
+        HINT = format('Audit rows are kept for good; the table owner may archive them by '
+            'disabling trigger %I for one transaction.', TG_NAME);
 END
 $$;
 -- +goose StatementEnd
