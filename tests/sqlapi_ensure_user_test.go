@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -102,7 +103,7 @@ func TestSQLEnsureUserKeepsOpaqueIDs(t *testing.T) {
 	for i, id := range []string{"00123", googleSubject, "10389024162835450067412345678"} {
 		u := mustEnsureUser(t, db.Pool, args{
 			"p_user_id": id,
-			"p_email":   "user" + string(rune('a'+i)) + "@example.com",
+			"p_email":   fmt.Sprintf("user%d@example.com", i),
 		})
 
 		if u.ID != id {
