@@ -20,7 +20,7 @@ CREATE TABLE public.users (
     CONSTRAINT users_email_key UNIQUE (email),
     CONSTRAINT users_id_length CHECK (char_length(id) BETWEEN 1 AND 255),
     CONSTRAINT users_id_no_control CHECK (id !~ '[[:cntrl:]]'),
-    CONSTRAINT users_email_normalised CHECK (email = lower(btrim(email, E' \t\n\r\f\v'))),
+    CONSTRAINT users_email_normalised CHECK (email = lower(btrim(email, E' \t\n\r\f\x0B'))),
     CONSTRAINT users_email_format CHECK (
         char_length(email) <= 254 AND email ~ '^[^@[:space:][:cntrl:]]+@[^@[:space:][:cntrl:]]+$'
     ),

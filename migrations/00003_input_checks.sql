@@ -36,7 +36,7 @@ IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF p_value IS NULL OR btrim(p_value, E' \t\n\r\f\v') = '' THEN
+    IF p_value IS NULL OR btrim(p_value, E' \t\n\r\f\x0B') = '' THEN
         IF p_required THEN
             PERFORM public.secretsdb_invalid_input(
                 p_field, format('%s is required and must not be empty', p_field));
@@ -71,7 +71,7 @@ IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_email text := lower(btrim(p_value, E' \t\n\r\f\v'));
+    v_email text := lower(btrim(p_value, E' \t\n\r\f\x0B'));
 BEGIN
     IF v_email IS NULL OR v_email = '' THEN
         IF p_required THEN

@@ -37,7 +37,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    NEW.email := lower(btrim(NEW.email, E' \t\n\r\f\v'));
+    NEW.email := lower(btrim(NEW.email, E' \t\n\r\f\x0B'));
     RETURN NEW;
 END
 $$;
@@ -50,7 +50,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    NEW.recipient_email := lower(btrim(NEW.recipient_email, E' \t\n\r\f\v'));
+    NEW.recipient_email := lower(btrim(NEW.recipient_email, E' \t\n\r\f\x0B'));
 
     IF TG_OP = 'INSERT' THEN
         IF NEW.next_check_in IS NULL THEN

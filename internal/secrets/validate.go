@@ -36,7 +36,7 @@ var (
 		`^(?i)[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$`)
 )
 
-// spaceCutset is what the SQL side trims: btrim(x, E' \t\n\r\f\v').
+// spaceCutset is what the SQL side trims: btrim(x, E' \t\n\r\f\x0B').
 const spaceCutset = " \t\n\r\f\v"
 
 func invalid(field, format string, args ...any) *InputError {
