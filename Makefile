@@ -22,6 +22,14 @@ test: ## Run the Go unit and integration tests on a real PostgreSQL
 test-sql: ## Run the pgTAP tests of the SQL API with pg_prove on a scratch database
 	./tests/sql/run
 
+.PHONY: test-dev
+test-dev: ## Run `secretsdb dev` for real on an embedded server as an unprivileged user
+	./tests/dev/run
+
+.PHONY: run
+run: ## Run the API with a ready database (embedded PostgreSQL, else the local server)
+	$(GO) run ./cmd/secretsdb dev
+
 .PHONY: lint
 lint: ## go vet, gofmt and the migration checks
 	$(GO) vet ./...
@@ -40,4 +48,4 @@ verify-generate: ## Fail when internal/dbq is stale against migrations/ and quer
 	$(SCRATCHDB) $(SQLC) diff
 
 .PHONY: ci
-ci: lint verify-generate test test-sql ## Everything CI runs: lint, generated-code check, all tests
+ci: lint verify-generate test test-sql test-dev ## Everything CI runs: lint, generated code, all tests

@@ -44,7 +44,15 @@ for rotation) or NEXTAUTH_SECRET, as the web app reads them. SIGTERM or SIGINT s
 connections, lets in-flight requests finish, and closes the pool.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return serve(cmd.Context(), g, o, nil)
+			sessions, err := session.ConfigFromEnv(os.LookupEnv)
+			if err != nil {
+				return usageError{err}
+			}
+			conn, err := g.connConfig()
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), g, o, serveRuntime{conn: conn, sessions: sessions})
 		},
 	}
 	f := cmd.Flags()
@@ -63,23 +71,24 @@ connections, lets in-flight requests finish, and closes the pool.`,
 	return cmd
 }
 
-// serve runs the API until ctx ends. When ready is not nil it receives the listening
-// address once requests are accepted.
-func serve(ctx context.Context, g *globals, o serveOptions, ready chan<- string) error {
+// serveRuntime is what serve needs beyond its flags: `serve` reads it from the
+// environment, `dev` makes its own.
+type serveRuntime struct {
+	conn     *pgx.ConnConfig
+	sessions session.Config
+	// ready, when not nil, receives the listening address once requests are accepted.
+	ready chan<- string
+}
+
+// serve runs the API until ctx ends.
+func serve(ctx context.Context, g *globals, o serveOptions, rt serveRuntime) error {
 	logger := g.logger.With("component", "serve")
-	secretsCfg, err := session.ConfigFromEnv(os.LookupEnv)
-	if err != nil {
-		return usageError{err}
-	}
-	decoder, err := session.NewDecoder(secretsCfg)
+	decoder, err := session.NewDecoder(rt.sessions)
 	if err != nil {
 		return err
 	}
 
-	connCfg, err := g.connConfig()
-	if err != nil {
-		return err
-	}
+	connCfg := rt.conn
 	poolCfg, err := pgxpool.ParseConfig("")
 	if err != nil {
 		return err
@@ -130,8 +139,8 @@ func serve(ctx context.Context, g *globals, o serveOptions, ready chan<- string)
 	}
 	logger.Info("listening", "addr", ln.Addr().String(), "database", describe(connCfg),
 		"schema_version", wantVersion, "link_verified_email", o.linkVerifiedEmail)
-	if ready != nil {
-		ready <- ln.Addr().String()
+	if rt.ready != nil {
+		rt.ready <- ln.Addr().String()
 	}
 
 	errc := make(chan error, 1)
