@@ -84,8 +84,12 @@ func newRootCommand(g *globals) *cobra.Command {
 	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 
-	root.AddCommand(newMigrateCommand(g), newServeCommand(g), newDevCommand(g), newSessionCommand(g))
-	root.AddCommand(newBenchCommand(g))
+	root.AddCommand(
+		newMigrateCommand(g),
+		newServeCommand(g),
+		newDevCommand(g),
+		newSessionCommand(g),
+	)
 	return root
 }
 
