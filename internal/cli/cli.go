@@ -89,6 +89,7 @@ func newRootCommand(g *globals) *cobra.Command {
 		newServeCommand(g),
 		newDevCommand(g),
 		newSessionCommand(g),
+		newBenchCommand(g),
 	)
 	return root
 }
