@@ -28,7 +28,8 @@ var (
 	ErrSecretTriggered = errors.New("secret has been triggered")
 
 	// ErrRejected: a rule added to the database outside secretsdb (a DBA's trigger or
-	// constraint) refused the write. The error is a *DatabaseError with its SQLSTATE.
+	// constraint) refused the write, or made it touch the append-only audit trail (SD005).
+	// The error is a *DatabaseError with its SQLSTATE.
 	ErrRejected = errors.New("rejected by a database rule")
 
 	// ErrUnavailable: the database could not be reached or answered in time, the pool had
@@ -117,10 +118,19 @@ func mapPgError(pe *pgconn.PgError) error {
 		return &InputError{Field: "", Message: "text must be valid UTF-8 without NUL bytes"}
 	case "40001", "40P01", "53300", "57014", "57P01", "57P02", "57P03":
 		return dbErr(ErrUnavailable)
-	case "P0001":
+	case "P0001", "SD005":
+		// SD005 is the audit trail refusing an UPDATE or DELETE. secretsdb never sends one,
+		// so only a rule added around its tables (a DBA's trigger pruning audit rows on
+		// insert) can raise it inside a call: a refused write, like any other such rule.
 		return dbErr(ErrRejected)
 	}
-	switch pe.Code[:2] {
+	// A proxy or a broken server may send a code that is not five characters; it is then
+	// an unexpected error rather than an index out of range.
+	var class string
+	if len(pe.Code) == 5 {
+		class = pe.Code[:2]
+	}
+	switch class {
 	case "08", "53":
 		return dbErr(ErrUnavailable)
 	case "23":

@@ -63,15 +63,7 @@ func (s *Service) EnsureUser(ctx context.Context, sess Session) (User, error) {
 	}
 	var row dbq.EnsureUserRow
 	err := s.run(ctx, func(q *dbq.Queries) (err error) {
-		row, err = q.EnsureUser(ctx, dbq.EnsureUserParams{
-			UserID:            sess.UserID,
-			Email:             sess.Email,
-			Name:              optText(sess.Name),
-			Image:             optText(sess.Image),
-			EmailVerified:     sess.EmailVerified,
-			Provider:          optText(sess.Provider),
-			LinkVerifiedEmail: s.opts.LinkVerifiedEmail,
-		})
+		row, err = q.EnsureUser(ctx, ensureUserParams(sess, s.opts.LinkVerifiedEmail))
 		return err
 	})
 	if err != nil {
@@ -111,26 +103,7 @@ func (s *Service) CreateSecret(ctx context.Context, sess Session, n NewSecret) (
 
 	var row dbq.CreateSecretRow
 	err := s.run(ctx, func(q *dbq.Queries) (err error) {
-		row, err = q.CreateSecret(ctx, dbq.CreateSecretParams{
-			UserID:            sess.UserID,
-			Email:             sess.Email,
-			Title:             n.Title,
-			RecipientName:     n.RecipientName,
-			ServerShare:       n.ServerShare,
-			RecipientEmail:    optText(n.RecipientEmail),
-			RecipientPhone:    optText(n.RecipientPhone),
-			ContactMethod:     n.ContactMethod,
-			CheckInDays:       int32(n.CheckInDays),
-			Iv:                optText(n.IV),
-			AuthTag:           optText(n.AuthTag),
-			SssSharesTotal:    int32(n.SharesTotal),
-			SssThreshold:      int32(n.Threshold),
-			Name:              optText(sess.Name),
-			Image:             optText(sess.Image),
-			EmailVerified:     sess.EmailVerified,
-			Provider:          optText(sess.Provider),
-			LinkVerifiedEmail: s.opts.LinkVerifiedEmail,
-		})
+		row, err = q.CreateSecret(ctx, createSecretParams(sess, n, s.opts.LinkVerifiedEmail))
 		return err
 	})
 	if err != nil {
@@ -259,7 +232,7 @@ func (s *Service) run(ctx context.Context, fn func(q *dbq.Queries) error) error 
 		select {
 		case <-time.After(rand.N(window) + time.Millisecond):
 		case <-ctx.Done():
-			return ctx.Err()
+			return mapError(ctx.Err())
 		}
 	}
 	return mapError(err)
@@ -291,6 +264,43 @@ func (s *Service) logProvisioned(ctx context.Context, sess Session, u User) {
 	}
 	s.opts.Logger.InfoContext(ctx, "user provisioned",
 		"outcome", string(u.Outcome), "user_id", u.ID, "session_user_id", sess.UserID)
+}
+
+// ensureUserParams and createSecretParams are the arguments the Service sends, kept apart
+// so tests can send the same ones past the Go checks and compare the routines' answers.
+func ensureUserParams(sess Session, link bool) dbq.EnsureUserParams {
+	return dbq.EnsureUserParams{
+		UserID:            sess.UserID,
+		Email:             sess.Email,
+		Name:              optText(sess.Name),
+		Image:             optText(sess.Image),
+		EmailVerified:     sess.EmailVerified,
+		Provider:          optText(sess.Provider),
+		LinkVerifiedEmail: link,
+	}
+}
+
+func createSecretParams(sess Session, n NewSecret, link bool) dbq.CreateSecretParams {
+	return dbq.CreateSecretParams{
+		UserID:            sess.UserID,
+		Email:             sess.Email,
+		Title:             n.Title,
+		RecipientName:     n.RecipientName,
+		ServerShare:       n.ServerShare,
+		RecipientEmail:    optText(n.RecipientEmail),
+		RecipientPhone:    optText(n.RecipientPhone),
+		ContactMethod:     n.ContactMethod,
+		CheckInDays:       int32(n.CheckInDays),
+		Iv:                optText(n.IV),
+		AuthTag:           optText(n.AuthTag),
+		SssSharesTotal:    int32(n.SharesTotal),
+		SssThreshold:      int32(n.Threshold),
+		Name:              optText(sess.Name),
+		Image:             optText(sess.Image),
+		EmailVerified:     sess.EmailVerified,
+		Provider:          optText(sess.Provider),
+		LinkVerifiedEmail: link,
+	}
 }
 
 func optText(s string) pgtype.Text {
