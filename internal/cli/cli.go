@@ -17,6 +17,9 @@ const (
 	ExitOK      = 0
 	ExitFailure = 1
 	ExitUsage   = 2
+	// ExitChecksumMismatch: an applied migration's file was edited or removed since it was
+	// applied (migrate verify, and the migrate commands that refuse to run because of it).
+	ExitChecksumMismatch = 3
 )
 
 // usageError marks an error in the command line itself, reported with exit code 2.
@@ -24,6 +27,16 @@ type usageError struct{ err error }
 
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
+
+// exitError carries the exit code of an error that is not a plain failure.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string { return e.err.Error() }
+func (e exitError) Unwrap() error { return e.err }
+func (e exitError) ExitCode() int { return e.code }
 
 // globals are the flags every command shares.
 type globals struct {

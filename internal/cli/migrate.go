@@ -2,142 +2,402 @@ package cli
 
 import (
 	"context"
-	"database/sql"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strconv"
-	"text/tabwriter"
+	"time"
 
-	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/secretsdb/secretsdb/internal/migrate"
 	"github.com/secretsdb/secretsdb/migrations"
 )
 
+// migrateOptions are the flags of `secretsdb migrate` and its subcommands.
+type migrateOptions struct {
+	dir              string
+	json             bool
+	lockTimeout      time.Duration
+	ddlLockTimeout   time.Duration
+	statementTimeout time.Duration
+	allowMissing     bool
+	allowMismatch    bool
+}
+
+const migrateLong = `Apply, inspect or roll back the schema migrations embedded in this binary.
+
+Every command prints human text on stdout, or with --json one JSON document, also when it
+fails; logs go to stderr. Exit codes:
+  0  done, or nothing to do
+  1  failure: a migration failed, out-of-order files, the lock or database unreachable,
+     lint problems
+  2  usage error: unknown command or flag, bad argument
+  3  an applied migration's file was edited or removed (verify, and every command that
+     would change the schema)
+
+Runners take goose's PostgreSQL advisory lock, so concurrent deploys apply each version
+once. Migration sessions pin search_path to public and TimeZone to UTC, and set
+lock_timeout (--lock-timeout-ddl) so DDL never queues behind a long transaction.`
+
 func newMigrateCommand(g *globals) *cobra.Command {
+	o := &migrateOptions{}
 	cmd := &cobra.Command{
 		Use:   "migrate",
 		Short: "Apply, inspect or roll back the schema migrations embedded in this binary",
+		Long:  migrateLong,
 	}
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&o.dir, "dir", "",
+		"read migrations from this folder instead of the embedded ones (create: default ./migrations)")
+	pf.BoolVar(&o.json, "json", false, "print one JSON document on stdout instead of text")
+	pf.DurationVar(&o.lockTimeout, "lock-timeout", migrate.DefaultLockTimeout,
+		"longest wait for the migration lock while another runner holds it")
+	pf.DurationVar(&o.ddlLockTimeout, "lock-timeout-ddl", migrate.DefaultDDLLockTimeout,
+		"lock_timeout of the migration session: a statement waiting longer for a lock fails (0: wait)")
+	pf.DurationVar(&o.statementTimeout, "statement-timeout", 0,
+		"statement_timeout of the migration session (0: none)")
+
 	cmd.AddCommand(
-		&cobra.Command{
-			Use:   "up",
-			Short: "Apply every pending migration",
-			Args:  cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				return g.withProvider(cmd.Context(), func(p *goose.Provider) error {
-					res, err := p.Up(cmd.Context())
-					printResults(g, res)
-					if err == nil && len(res) == 0 {
-						fmt.Fprintln(g.stdout, "no migrations to apply: the database is current")
-					}
-					return err
-				})
-			},
-		},
-		&cobra.Command{
-			Use:   "down",
-			Short: "Roll back the most recent migration",
-			Args:  cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				return g.withProvider(cmd.Context(), func(p *goose.Provider) error {
-					res, err := p.Down(cmd.Context())
-					if res != nil {
-						printResults(g, []*goose.MigrationResult{res})
-					}
-					return err
-				})
-			},
-		},
-		&cobra.Command{
-			Use:   "down-to VERSION",
-			Short: "Roll back migrations down to VERSION (0 removes everything)",
-			Args:  cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				v, err := strconv.ParseInt(args[0], 10, 64)
-				if err != nil || v < 0 {
-					return usageError{fmt.Errorf("VERSION must be a non-negative integer, got %q", args[0])}
-				}
-				return g.withProvider(cmd.Context(), func(p *goose.Provider) error {
-					res, err := p.DownTo(cmd.Context(), v)
-					printResults(g, res)
-					return err
-				})
-			},
-		},
-		&cobra.Command{
-			Use:   "status",
-			Short: "List every migration and whether it is applied",
-			Args:  cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				return g.withProvider(cmd.Context(), func(p *goose.Provider) error {
-					st, err := p.Status(cmd.Context())
-					if err != nil {
-						return err
-					}
-					tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-					fmt.Fprintln(tw, "VERSION\tSTATE\tAPPLIED AT\tFILE")
-					for _, s := range st {
-						applied := "-"
-						if s.State == goose.StateApplied {
-							applied = s.AppliedAt.UTC().Format("2006-01-02 15:04:05Z")
-						}
-						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", s.Source.Version, s.State, applied, s.Source.Path)
-					}
-					return tw.Flush()
-				})
-			},
-		},
-		&cobra.Command{
-			Use:   "version",
-			Short: "Print the database's current migration version",
-			Args:  cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				return g.withProvider(cmd.Context(), func(p *goose.Provider) error {
-					v, err := p.GetDBVersion(cmd.Context())
-					if err != nil {
-						return err
-					}
-					fmt.Fprintln(g.stdout, v)
-					return nil
-				})
-			},
-		},
+		o.changeCommand(g, "up", "", "Apply every pending migration", true,
+			func(ctx context.Context, m *migrate.Migrator, _ int64) (*migrate.Report, error) {
+				return m.Up(ctx)
+			}),
+		o.changeCommand(g, "up-by-one", "", "Apply the next pending migration", true,
+			func(ctx context.Context, m *migrate.Migrator, _ int64) (*migrate.Report, error) {
+				return m.UpByOne(ctx)
+			}),
+		o.changeCommand(g, "up-to", "VERSION",
+			"Apply the pending migrations up to and including VERSION", true,
+			func(ctx context.Context, m *migrate.Migrator, v int64) (*migrate.Report, error) {
+				return m.UpTo(ctx, v)
+			}),
+		o.changeCommand(g, "down", "", "Roll back the most recently applied migration", false,
+			func(ctx context.Context, m *migrate.Migrator, _ int64) (*migrate.Report, error) {
+				return m.Down(ctx)
+			}),
+		o.changeCommand(g, "down-to", "VERSION",
+			"Roll back the migrations above VERSION (0 rolls back all of them)", false,
+			func(ctx context.Context, m *migrate.Migrator, v int64) (*migrate.Report, error) {
+				return m.DownTo(ctx, v)
+			}),
+		o.changeCommand(g, "redo", "",
+			"Roll back the most recently applied migration and apply it again", false,
+			func(ctx context.Context, m *migrate.Migrator, _ int64) (*migrate.Report, error) {
+				return m.Redo(ctx)
+			}),
+		o.statusCommand(g),
+		o.versionCommand(g),
+		o.verifyCommand(g),
+		o.createCommand(g),
+		o.lintCommand(g),
 	)
 	return cmd
 }
 
-// withProvider opens the database and a goose provider over the embedded migrations,
-// runs fn, and closes both.
-func (g *globals) withProvider(ctx context.Context, fn func(*goose.Provider) error) error {
+// changeCommand builds a command that changes the schema. arg names its VERSION argument,
+// "" for none; ups take --allow-missing.
+func (o *migrateOptions) changeCommand(g *globals, name, arg, short string, up bool,
+	op func(context.Context, *migrate.Migrator, int64) (*migrate.Report, error)) *cobra.Command {
+	use := name
+	if arg != "" {
+		use += " " + arg
+	}
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		// Arguments are checked in RunE, so a bad one still gets a JSON document.
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			doc := &changeDoc{envelope: envelope{Command: name}}
+			version, err := versionArg(arg, args, name == "down-to")
+			if err != nil {
+				return o.finish(g, doc, err)
+			}
+			m, cfgDesc, err := o.open(cmd.Context(), g)
+			doc.Database = cfgDesc
+			if err != nil {
+				return o.finish(g, doc, err)
+			}
+			defer m.Close()
+
+			rep, err := op(cmd.Context(), m, version)
+			doc.fill(name, m, rep, err)
+			if !o.json {
+				printChange(g.stdout, name, rep, err)
+			}
+			return o.finish(g, doc, err)
+		},
+	}
+	f := cmd.Flags()
+	if up {
+		f.BoolVar(&o.allowMissing, "allow-missing", false,
+			"apply pending migrations whose version is below the highest applied one")
+	}
+	f.BoolVar(&o.allowMismatch, "allow-checksum-mismatch", false,
+		"go on although applied migrations' files were edited or removed")
+	return cmd
+}
+
+// versionArg parses the VERSION argument when the command takes one.
+func versionArg(arg string, args []string, zeroOK bool) (int64, error) {
+	if arg == "" {
+		if len(args) > 0 {
+			return 0, usageError{fmt.Errorf("this command takes no arguments, got %q", args)}
+		}
+		return 0, nil
+	}
+	if len(args) != 1 {
+		return 0, usageError{fmt.Errorf("%s is required, as one argument, got %d arguments",
+			arg, len(args))}
+	}
+	v, err := strconv.ParseInt(args[0], 10, 64)
+	lowest := int64(1)
+	if zeroOK {
+		lowest = 0
+	}
+	if err != nil || v < lowest {
+		return 0, usageError{fmt.Errorf("%s must be an integer of at least %d, got %q",
+			arg, lowest, args[0])}
+	}
+	return v, nil
+}
+
+func (o *migrateOptions) statusCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "List every migration: applied or pending, out of order, checksum state",
+		Args:  cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			doc := &statusDoc{envelope: envelope{Command: "status"}}
+			if _, err := versionArg("", args, false); err != nil {
+				return o.finish(g, doc, err)
+			}
+			m, desc, err := o.open(cmd.Context(), g)
+			doc.Database = desc
+			if err != nil {
+				return o.finish(g, doc, err)
+			}
+			defer m.Close()
+
+			st, err := m.Status(cmd.Context())
+			if err == nil {
+				doc.fill(st)
+				if !o.json {
+					printStatus(g.stdout, desc, st)
+				}
+			}
+			return o.finish(g, doc, err)
+		},
+	}
+}
+
+func (o *migrateOptions) versionCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the database's migration version (the highest applied)",
+		Args:  cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			doc := &versionDoc{envelope: envelope{Command: "version"}}
+			if _, err := versionArg("", args, false); err != nil {
+				return o.finish(g, doc, err)
+			}
+			m, desc, err := o.open(cmd.Context(), g)
+			doc.Database = desc
+			if err != nil {
+				return o.finish(g, doc, err)
+			}
+			defer m.Close()
+
+			st, err := m.Status(cmd.Context())
+			if err == nil {
+				doc.Version, doc.Latest = st.Version, st.Latest
+				for _, s := range st.Migrations {
+					if s.State == migrate.StatePending {
+						doc.Pending++
+					}
+				}
+				if !o.json {
+					fmt.Fprintln(g.stdout, st.Version)
+				}
+			}
+			return o.finish(g, doc, err)
+		},
+	}
+}
+
+func (o *migrateOptions) verifyCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "verify",
+		Short: "Compare applied migrations with their files; exit 3 naming each edited or missing one",
+		Args:  cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			doc := &verifyDoc{envelope: envelope{Command: "verify"}}
+			if _, err := versionArg("", args, false); err != nil {
+				return o.finish(g, doc, err)
+			}
+			m, desc, err := o.open(cmd.Context(), g)
+			doc.Database = desc
+			if err != nil {
+				return o.finish(g, doc, err)
+			}
+			defer m.Close()
+
+			v, err := m.Verify(cmd.Context())
+			if err == nil {
+				doc.fill(v)
+				if !o.json {
+					printVerify(g.stdout, v)
+				}
+				if len(v.Mismatches) > 0 {
+					err = &migrate.ChecksumMismatchError{Mismatches: v.Mismatches}
+				}
+			}
+			return o.finish(g, doc, err)
+		},
+	}
+}
+
+func (o *migrateOptions) createCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "create NAME",
+		Short: "Write the next numbered migration file, with its Up and Down skeleton, into --dir",
+		Args:  cobra.ArbitraryArgs,
+		RunE: func(_ *cobra.Command, args []string) error {
+			doc := &createDoc{envelope: envelope{Command: "create"}}
+			if len(args) != 1 {
+				return o.finish(g, doc, usageError{fmt.Errorf(
+					"NAME is required, as one argument, got %d arguments", len(args))})
+			}
+			dir := o.dir
+			if dir == "" {
+				dir = "migrations"
+			}
+			path, version, err := migrate.Create(dir, args[0])
+			if err == nil {
+				doc.File, doc.Version = path, version
+				if !o.json {
+					fmt.Fprintf(g.stdout, "created %s\n", path)
+				}
+			}
+			return o.finish(g, doc, err)
+		},
+	}
+}
+
+func (o *migrateOptions) lintCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "lint",
+		Short: "Check migration files for splitting, search_path and locking mistakes",
+		Long: `Check migration files (the embedded ones, or --dir) for:
+  - dollar quotes outside -- +goose StatementBegin/StatementEnd (goose would split them);
+  - functions and procedures without SET search_path;
+  - CREATE INDEX without CONCURRENTLY on a table the file did not create;
+  - CONCURRENTLY in a file not marked -- +goose NO TRANSACTION;
+  - goose annotations goose would reject.
+Exits 1 when it finds a problem.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(_ *cobra.Command, args []string) error {
+			doc := &lintDoc{envelope: envelope{Command: "lint"}, Problems: []migrate.Problem{}}
+			if _, err := versionArg("", args, false); err != nil {
+				return o.finish(g, doc, err)
+			}
+			fsys, err := o.migrationsFS()
+			if err != nil {
+				return o.finish(g, doc, err)
+			}
+			problems, files, err := migrate.Lint(fsys)
+			if err == nil {
+				doc.Files = files
+				doc.Problems = append(doc.Problems, problems...)
+				if !o.json {
+					printLint(g.stdout, files, problems)
+				}
+				if len(problems) > 0 {
+					err = fmt.Errorf("%d lint problems in the migration files", len(problems))
+				}
+			}
+			return o.finish(g, doc, err)
+		},
+	}
+}
+
+// migrationsFS returns the embedded migrations, or the --dir folder.
+func (o *migrateOptions) migrationsFS() (fs.FS, error) {
+	if o.dir == "" {
+		return migrations.FS, nil
+	}
+	info, err := os.Stat(o.dir)
+	if err != nil || !info.IsDir() {
+		return nil, usageError{fmt.Errorf("--dir must name a folder of migrations, got %q", o.dir)}
+	}
+	return os.DirFS(o.dir), nil
+}
+
+// open connects a Migrator and returns it with the database's password-free description.
+func (o *migrateOptions) open(ctx context.Context, g *globals) (*migrate.Migrator, string, error) {
+	fsys, err := o.migrationsFS()
+	if err != nil {
+		return nil, "", err
+	}
+	if o.lockTimeout < time.Second {
+		return nil, "", usageError{fmt.Errorf("--lock-timeout must be at least 1s, got %s",
+			o.lockTimeout)}
+	}
+	if o.ddlLockTimeout < 0 || o.statementTimeout < 0 {
+		return nil, "", usageError{errors.New(
+			"--lock-timeout-ddl and --statement-timeout must not be negative")}
+	}
 	cfg, err := g.connConfig()
 	if err != nil {
-		return err
+		return nil, "", err
 	}
-	db := stdlib.OpenDB(*cfg)
-	defer db.Close()
-
-	if err := pingDB(ctx, db); err != nil {
-		return fmt.Errorf("connecting to %s: %w", describe(cfg), err)
-	}
-	p, err := migrate.NewProvider(db, migrations.FS, nil)
+	desc := describe(cfg)
+	m, err := migrate.Open(ctx, cfg, migrate.Options{
+		FS:                    fsys,
+		LockTimeout:           o.lockTimeout,
+		DDLLockTimeout:        o.ddlLockTimeout,
+		StatementTimeout:      o.statementTimeout,
+		AllowMissing:          o.allowMissing,
+		AllowChecksumMismatch: o.allowMismatch,
+		Logger:                g.logger.With("component", "migrate"),
+	})
 	if err != nil {
+		return nil, desc, fmt.Errorf("connecting to %s: %w", desc, err)
+	}
+	return m, desc, nil
+}
+
+// finish writes the JSON document when asked for one and returns err with its exit code.
+func (o *migrateOptions) finish(g *globals, doc document, err error) error {
+	code := exitCodeOf(err)
+	if o.json {
+		doc.env().set(code, err)
+		if werr := writeJSON(g.stdout, doc); werr != nil && err == nil {
+			return werr
+		}
+	}
+	var ue usageError
+	if err == nil || errors.As(err, &ue) {
 		return err
 	}
-	defer p.Close()
-	return fn(p)
+	return exitError{code: code, err: err}
 }
 
-func pingDB(ctx context.Context, db *sql.DB) error {
-	return db.PingContext(ctx)
-}
-
-func printResults(g *globals, res []*goose.MigrationResult) {
-	for _, r := range res {
-		if r == nil || r.Source == nil {
-			continue
-		}
-		fmt.Fprintf(g.stdout, "%s %s (%s)\n", r.Direction, r.Source.Path, r.Duration.Round(1e6))
+// exitCodeOf maps an error to the documented exit codes.
+func exitCodeOf(err error) int {
+	var (
+		ue usageError
+		cm *migrate.ChecksumMismatchError
+	)
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &ue):
+		return ExitUsage
+	case errors.As(err, &cm):
+		return ExitChecksumMismatch
 	}
+	return ExitFailure
 }

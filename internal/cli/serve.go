@@ -12,7 +12,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/spf13/cobra"
 
 	"github.com/secretsdb/secretsdb/internal/httpapi"
@@ -164,19 +163,20 @@ func serve(ctx context.Context, g *globals, o serveOptions, rt serveRuntime) err
 	return nil
 }
 
+// migrateUp applies pending migrations with the same lock, checksums and session
+// settings as `secretsdb migrate up`.
 func migrateUp(ctx context.Context, cfg *pgx.ConnConfig, logger *slog.Logger) error {
-	db := stdlib.OpenDB(*cfg)
-	defer db.Close()
-	p, err := migrate.NewProvider(db, migrations.FS, nil)
+	m, err := migrate.Open(ctx, cfg, migrate.Options{
+		FS:             migrations.FS,
+		LockTimeout:    migrate.DefaultLockTimeout,
+		DDLLockTimeout: migrate.DefaultDDLLockTimeout,
+		Logger:         logger,
+	})
 	if err != nil {
-		return err
+		return fmt.Errorf("migrating: %w", err)
 	}
-	defer p.Close()
-	res, err := p.Up(ctx)
-	for _, r := range res {
-		logger.Info("migration applied", "file", r.Source.Path, "duration", r.Duration)
-	}
-	if err != nil {
+	defer m.Close()
+	if _, err := m.Up(ctx); err != nil {
 		return fmt.Errorf("migrating: %w", err)
 	}
 	return nil

@@ -1,6 +1,16 @@
-// Package migrate applies secretsdb's migrations with goose's Provider API. It fixes the
-// settings every caller needs: the version table's schema, so the role's search_path cannot
-// move it, and a session-level advisory lock, so concurrent deploys apply each version once.
+// Package migrate applies secretsdb's migrations with goose's Provider API, made safe for
+// deploy pipelines.
+//
+// A Migrator (Open) is what `secretsdb migrate` and `secretsdb serve --migrate` use: goose's
+// Postgres session lock against concurrent runners, a SHA-256 of every applied file kept in
+// ChecksumTable in the same transaction as the migration, a refusal to run over edited
+// files or out-of-order versions unless told to, session settings that make the result
+// independent of the role (search_path, TimeZone) and keep DDL from queueing behind long
+// transactions (lock_timeout), and failures reported with the file, line and column, the
+// SQLSTATE and the lock waited for. Lint and Create serve the authors of migrations.
+//
+// NewProvider is the bare goose provider with the same version table and lock, without the
+// checksum bookkeeping, for tools and tests that build scratch databases.
 package migrate
 
 import (
