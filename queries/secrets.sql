@@ -54,3 +54,25 @@ SELECT
 FROM secrets s
 WHERE s.user_id = resolve_user_id(p_user_id => sqlc.arg(user_id)::text)
 ORDER BY s.created_at DESC, s.id;
+
+-- name: GetSecret :one
+-- One of the signed-in user's secrets; another user's id finds nothing, as a missing one.
+SELECT
+    s.id,
+    s.title,
+    s.recipient_name,
+    s.recipient_email,
+    s.recipient_phone,
+    s.contact_method,
+    s.check_in_days,
+    s.status,
+    s.sss_shares_total,
+    s.sss_threshold,
+    s.last_check_in,
+    s.next_check_in,
+    s.triggered_at,
+    s.created_at,
+    s.updated_at
+FROM secrets s
+WHERE s.id = sqlc.arg(secret_id)::uuid
+    AND s.user_id = resolve_user_id(p_user_id => sqlc.arg(user_id)::text);

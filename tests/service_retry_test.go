@@ -106,7 +106,7 @@ func TestServiceRepeatableReadRetries(t *testing.T) {
 				defer wg.Done()
 				<-start
 				c, err := svc.CreateSecret(apiCtx(t), sess, newSecret())
-				errs[i], users[i] = err, c.User.ID
+				errs[i], users[i] = err, c.UserID
 			}()
 		}
 		close(start)

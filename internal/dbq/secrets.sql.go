@@ -93,6 +93,75 @@ func (q *Queries) CreateSecret(ctx context.Context, arg CreateSecretParams) (Cre
 	return i, err
 }
 
+const getSecret = `-- name: GetSecret :one
+SELECT
+    s.id,
+    s.title,
+    s.recipient_name,
+    s.recipient_email,
+    s.recipient_phone,
+    s.contact_method,
+    s.check_in_days,
+    s.status,
+    s.sss_shares_total,
+    s.sss_threshold,
+    s.last_check_in,
+    s.next_check_in,
+    s.triggered_at,
+    s.created_at,
+    s.updated_at
+FROM secrets s
+WHERE s.id = $1::uuid
+    AND s.user_id = resolve_user_id(p_user_id => $2::text)
+`
+
+type GetSecretParams struct {
+	SecretID pgtype.UUID
+	UserID   string
+}
+
+type GetSecretRow struct {
+	ID             pgtype.UUID
+	Title          string
+	RecipientName  string
+	RecipientEmail pgtype.Text
+	RecipientPhone pgtype.Text
+	ContactMethod  ContactMethod
+	CheckInDays    int32
+	Status         SecretStatus
+	SssSharesTotal int32
+	SssThreshold   int32
+	LastCheckIn    pgtype.Timestamptz
+	NextCheckIn    pgtype.Timestamptz
+	TriggeredAt    pgtype.Timestamptz
+	CreatedAt      pgtype.Timestamptz
+	UpdatedAt      pgtype.Timestamptz
+}
+
+// One of the signed-in user's secrets; another user's id finds nothing, as a missing one.
+func (q *Queries) GetSecret(ctx context.Context, arg GetSecretParams) (GetSecretRow, error) {
+	row := q.db.QueryRow(ctx, getSecret, arg.SecretID, arg.UserID)
+	var i GetSecretRow
+	err := row.Scan(
+		&i.ID,
+		&i.Title,
+		&i.RecipientName,
+		&i.RecipientEmail,
+		&i.RecipientPhone,
+		&i.ContactMethod,
+		&i.CheckInDays,
+		&i.Status,
+		&i.SssSharesTotal,
+		&i.SssThreshold,
+		&i.LastCheckIn,
+		&i.NextCheckIn,
+		&i.TriggeredAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const listSecrets = `-- name: ListSecrets :many
 SELECT
     s.id,

@@ -124,25 +124,42 @@ func (h *Handler) listSecrets(w http.ResponseWriter, r *http.Request) {
 
 	out := make([]secretJSON, len(list))
 	for i, s := range list {
-		out[i] = secretJSON{
-			ID:             s.ID,
-			Title:          s.Title,
-			RecipientName:  s.RecipientName,
-			RecipientEmail: optString(s.RecipientEmail),
-			RecipientPhone: optString(s.RecipientPhone),
-			ContactMethod:  s.ContactMethod,
-			CheckInDays:    s.CheckInDays,
-			Status:         s.Status,
-			SharesTotal:    s.SharesTotal,
-			Threshold:      s.Threshold,
-			LastCheckIn:    s.LastCheckIn,
-			NextCheckIn:    s.NextCheckIn,
-			TriggeredAt:    s.TriggeredAt,
-			CreatedAt:      &list[i].CreatedAt,
-			UpdatedAt:      &list[i].UpdatedAt,
-		}
+		out[i] = toSecretJSON(s)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"secrets": out})
+}
+
+func (h *Handler) getSecret(w http.ResponseWriter, r *http.Request) {
+	sess, ok := h.session(w, r)
+	if !ok {
+		return
+	}
+	s, err := h.cfg.Service.GetSecret(r.Context(), sess, r.PathValue("id"))
+	if err != nil {
+		h.serviceError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toSecretJSON(s))
+}
+
+func toSecretJSON(s secrets.Secret) secretJSON {
+	return secretJSON{
+		ID:             s.ID,
+		Title:          s.Title,
+		RecipientName:  s.RecipientName,
+		RecipientEmail: optString(s.RecipientEmail),
+		RecipientPhone: optString(s.RecipientPhone),
+		ContactMethod:  s.ContactMethod,
+		CheckInDays:    s.CheckInDays,
+		Status:         s.Status,
+		SharesTotal:    s.SharesTotal,
+		Threshold:      s.Threshold,
+		LastCheckIn:    s.LastCheckIn,
+		NextCheckIn:    s.NextCheckIn,
+		TriggeredAt:    s.TriggeredAt,
+		CreatedAt:      &s.CreatedAt,
+		UpdatedAt:      &s.UpdatedAt,
+	}
 }
 
 func (h *Handler) healthz(w http.ResponseWriter, _ *http.Request) {

@@ -21,9 +21,11 @@ const MaxBodyBytes = 64 << 10
 
 // Service is what the handlers need of *secrets.Service.
 type Service interface {
-	CreateSecret(ctx context.Context, sess secrets.Session, n secrets.NewSecret) (secrets.Created, error)
+	CreateSecret(ctx context.Context, sess secrets.Session, n secrets.NewSecret) (
+		secrets.Created, error)
 	CheckIn(ctx context.Context, sess secrets.Session, secretID string) (secrets.CheckIn, error)
 	ListSecrets(ctx context.Context, sess secrets.Session) ([]secrets.Secret, error)
+	GetSecret(ctx context.Context, sess secrets.Session, secretID string) (secrets.Secret, error)
 	SchemaVersion(ctx context.Context) (int64, error)
 }
 
@@ -59,6 +61,7 @@ func New(cfg Config) *Handler {
 	h := &Handler{cfg: cfg, mux: http.NewServeMux()}
 	h.mux.HandleFunc("POST /api/secrets", h.createSecret)
 	h.mux.HandleFunc("GET /api/secrets", h.listSecrets)
+	h.mux.HandleFunc("GET /api/secrets/{id}", h.getSecret)
 	h.mux.HandleFunc("POST /api/secrets/{id}/check-in", h.checkIn)
 	h.mux.HandleFunc("GET /healthz", h.healthz)
 	h.mux.HandleFunc("GET /readyz", h.readyz)

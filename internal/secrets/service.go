@@ -5,10 +5,12 @@ package secrets
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -74,7 +76,7 @@ func (s *Service) EnsureUser(ctx context.Context, sess Session) (User, error) {
 		Email:   row.Email.String,
 		Outcome: Outcome(row.Outcome.String),
 	}
-	s.logProvisioned(ctx, sess, u)
+	s.logProvisioned(ctx, sess, u.ID, u.Outcome)
 	return u, nil
 }
 
@@ -110,17 +112,14 @@ func (s *Service) CreateSecret(ctx context.Context, sess Session, n NewSecret) (
 		return Created{}, err
 	}
 
-	u := User{
-		ID:      row.UserID.String,
-		Email:   normalizedEmail(sess.Email),
-		Outcome: Outcome(row.Outcome.String),
-	}
-	s.logProvisioned(ctx, sess, u)
-	return Created{
+	c := Created{
 		SecretID:    uuidString(row.SecretID),
-		User:        u,
+		UserID:      row.UserID.String,
+		Outcome:     Outcome(row.Outcome.String),
 		NextCheckIn: row.NextCheckIn.Time,
-	}, nil
+	}
+	s.logProvisioned(ctx, sess, c.UserID, c.Outcome)
+	return c, nil
 }
 
 // CheckIn records a check-in of one of the session user's secrets and returns when the
@@ -151,18 +150,15 @@ func (s *Service) CheckIn(ctx context.Context, sess Session, secretID string) (C
 		return CheckIn{}, err
 	}
 
-	u := User{
-		ID:      row.UserID.String,
-		Email:   normalizedEmail(sess.Email),
-		Outcome: Outcome(row.Outcome.String),
-	}
-	s.logProvisioned(ctx, sess, u)
-	return CheckIn{
+	c := CheckIn{
 		SecretID:    secretID,
-		User:        u,
+		UserID:      row.UserID.String,
+		Outcome:     Outcome(row.Outcome.String),
 		CheckedInAt: row.CheckedInAt.Time,
 		NextCheckIn: row.NextCheckIn.Time,
-	}, nil
+	}
+	s.logProvisioned(ctx, sess, c.UserID, c.Outcome)
+	return c, nil
 }
 
 // ListSecrets returns the session user's secrets, newest first, without shares. A session
@@ -182,25 +178,38 @@ func (s *Service) ListSecrets(ctx context.Context, sess Session) ([]Secret, erro
 
 	out := make([]Secret, len(rows))
 	for i, r := range rows {
-		out[i] = Secret{
-			ID:             uuidString(r.ID),
-			Title:          r.Title,
-			RecipientName:  r.RecipientName,
-			RecipientEmail: r.RecipientEmail.String,
-			RecipientPhone: r.RecipientPhone.String,
-			ContactMethod:  string(r.ContactMethod),
-			CheckInDays:    int(r.CheckInDays),
-			Status:         string(r.Status),
-			SharesTotal:    int(r.SssSharesTotal),
-			Threshold:      int(r.SssThreshold),
-			LastCheckIn:    optTime(r.LastCheckIn),
-			NextCheckIn:    optTime(r.NextCheckIn),
-			TriggeredAt:    optTime(r.TriggeredAt),
-			CreatedAt:      r.CreatedAt.Time,
-			UpdatedAt:      r.UpdatedAt.Time,
-		}
+		out[i] = secretFromRow(r)
 	}
 	return out, nil
+}
+
+// GetSecret returns one of the session user's secrets, without its share. Another user's
+// secret is ErrSecretNotFound, as a missing one is.
+func (s *Service) GetSecret(ctx context.Context, sess Session, secretID string) (Secret, error) {
+	if err := validateSecretID(secretID); err != nil {
+		return Secret{}, err
+	}
+	if _, err := checkText("user_id", sess.UserID, MaxUserIDLen, true); err != nil {
+		return Secret{}, err
+	}
+	var id pgtype.UUID
+	if err := id.Scan(secretID); err != nil {
+		return Secret{}, invalid("secret_id", "must be a UUID, got %q", secretID)
+	}
+
+	var row dbq.GetSecretRow
+	err := s.run(ctx, func(q *dbq.Queries) (err error) {
+		row, err = q.GetSecret(ctx, dbq.GetSecretParams{SecretID: id, UserID: sess.UserID})
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Secret{}, ErrSecretNotFound
+	}
+	if err != nil {
+		return Secret{}, err
+	}
+	// Both queries select the same columns, so sqlc's two row types convert.
+	return secretFromRow(dbq.ListSecretsRow(row)), nil
 }
 
 // SchemaVersion returns the highest migration version applied to the database.
@@ -258,12 +267,13 @@ func (s *Service) runOnce(ctx context.Context, fn func(q *dbq.Queries) error) er
 
 // logProvisioned logs users that this call created or linked. The statement has returned,
 // so it has committed: nothing is claimed before the write is durable.
-func (s *Service) logProvisioned(ctx context.Context, sess Session, u User) {
-	if u.Outcome == OutcomeExisting {
+func (s *Service) logProvisioned(ctx context.Context, sess Session, userID string,
+	outcome Outcome) {
+	if outcome == OutcomeExisting {
 		return
 	}
 	s.opts.Logger.InfoContext(ctx, "user provisioned",
-		"outcome", string(u.Outcome), "user_id", u.ID, "session_user_id", sess.UserID)
+		"outcome", string(outcome), "user_id", userID, "session_user_id", sess.UserID)
 }
 
 // ensureUserParams and createSecretParams are the arguments the Service sends, kept apart
@@ -303,6 +313,26 @@ func createSecretParams(sess Session, n NewSecret, link bool) dbq.CreateSecretPa
 	}
 }
 
+func secretFromRow(r dbq.ListSecretsRow) Secret {
+	return Secret{
+		ID:             uuidString(r.ID),
+		Title:          r.Title,
+		RecipientName:  r.RecipientName,
+		RecipientEmail: r.RecipientEmail.String,
+		RecipientPhone: r.RecipientPhone.String,
+		ContactMethod:  string(r.ContactMethod),
+		CheckInDays:    int(r.CheckInDays),
+		Status:         string(r.Status),
+		SharesTotal:    int(r.SssSharesTotal),
+		Threshold:      int(r.SssThreshold),
+		LastCheckIn:    optTime(r.LastCheckIn),
+		NextCheckIn:    optTime(r.NextCheckIn),
+		TriggeredAt:    optTime(r.TriggeredAt),
+		CreatedAt:      r.CreatedAt.Time,
+		UpdatedAt:      r.UpdatedAt.Time,
+	}
+}
+
 func optText(s string) pgtype.Text {
 	return pgtype.Text{String: s, Valid: s != ""}
 }
@@ -322,12 +352,4 @@ func uuidString(u pgtype.UUID) string {
 	v, _ := u.Value()
 	s, _ := v.(string)
 	return s
-}
-
-func normalizedEmail(email string) string {
-	e, err := normalizeEmail("email", email, true)
-	if err != nil || e == nil {
-		return ""
-	}
-	return *e
 }

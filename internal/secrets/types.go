@@ -69,15 +69,19 @@ type NewSecret struct {
 
 // Created is the result of CreateSecret.
 type Created struct {
-	SecretID    string
-	User        User
+	SecretID string
+	// UserID is the resolved user the secret belongs to: the session's id, or the user
+	// it was linked to.
+	UserID      string
+	Outcome     Outcome
 	NextCheckIn time.Time
 }
 
 // CheckIn is the result of a recorded check-in.
 type CheckIn struct {
 	SecretID    string
-	User        User
+	UserID      string
+	Outcome     Outcome
 	CheckedInAt time.Time
 	NextCheckIn time.Time
 }
