@@ -35,6 +35,7 @@ lint: ## go vet, gofmt and the migration checks
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); \
 		if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) run ./cmd/secretsdb migrate lint
 
 SQLC := $(GO) tool -modfile=tools/go.mod sqlc
 SCRATCHDB := $(GO) run ./internal/devtools/scratchdb --

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/spf13/cobra"
 
 	"github.com/secretsdb/secretsdb/internal/migrate"
@@ -47,6 +48,16 @@ func newMigrateCommand(g *globals) *cobra.Command {
 		Use:   "migrate",
 		Short: "Apply, inspect or roll back the schema migrations embedded in this binary",
 		Long:  migrateLong,
+		// Without this, cobra prints the help and exits 0 for a mistyped subcommand, which
+		// a pipeline would take for success.
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageError{errors.New("migrate needs a command; see secretsdb migrate --help")}
+			}
+			return usageError{fmt.Errorf("unknown migrate command %q; see secretsdb migrate --help",
+				args[0])}
+		},
 	}
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&o.dir, "dir", "",
@@ -275,6 +286,9 @@ func (o *migrateOptions) createCommand(g *globals) *cobra.Command {
 				dir = "migrations"
 			}
 			path, version, err := migrate.Create(dir, args[0])
+			if errors.Is(err, migrate.ErrInvalidName) {
+				err = usageError{err}
+			}
 			if err == nil {
 				doc.File, doc.Version = path, version
 				if !o.json {
@@ -315,7 +329,7 @@ Exits 1 when it finds a problem.`,
 					printLint(g.stdout, files, problems)
 				}
 				if len(problems) > 0 {
-					err = fmt.Errorf("%d lint problems in the migration files", len(problems))
+					err = fmt.Errorf("%s in the migration files", plural(len(problems), "lint problem"))
 				}
 			}
 			return o.finish(g, doc, err)
@@ -363,8 +377,12 @@ func (o *migrateOptions) open(ctx context.Context, g *globals) (*migrate.Migrato
 		AllowChecksumMismatch: o.allowMismatch,
 		Logger:                g.logger.With("component", "migrate"),
 	})
-	if err != nil {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
 		return nil, desc, fmt.Errorf("connecting to %s: %w", desc, err)
+	}
+	if err != nil {
+		return nil, desc, err
 	}
 	return m, desc, nil
 }

@@ -307,10 +307,14 @@ func printChange(w io.Writer, name string, rep *migrate.Report, err error) {
 	case errors.As(err, &lt):
 		fmt.Fprintf(w, "%v\nhint: %s\n", lt, lockTimeoutHint)
 	case err == nil && len(rep.Applied) == 0:
-		if strings.HasPrefix(name, "up") {
+		switch {
+		case strings.HasPrefix(name, "up") && rep.VersionAfter != rep.VersionBefore:
+			fmt.Fprintf(w, "nothing left to do: another runner took the database from version "+
+				"%d to %d meanwhile\n", rep.VersionBefore, rep.VersionAfter)
+		case strings.HasPrefix(name, "up"):
 			fmt.Fprintf(w, "nothing to do: no pending migration, the database is at version %d\n",
 				rep.VersionAfter)
-		} else {
+		default:
 			fmt.Fprintf(w, "nothing to roll back: the database is at version %d\n", rep.VersionAfter)
 		}
 		return
@@ -417,9 +421,17 @@ func printLint(w io.Writer, files int, problems []migrate.Problem) {
 	for _, p := range problems {
 		fmt.Fprintln(w, p)
 	}
-	if len(problems) == 0 {
-		fmt.Fprintf(w, "checked %d migration files: no problems\n", files)
-	} else {
-		fmt.Fprintf(w, "checked %d migration files: %d problems\n", files, len(problems))
+	fmt.Fprintf(w, "checked %s: %s\n", plural(files, "migration file"),
+		plural(len(problems), "problem"))
+}
+
+// plural renders "1 file", "2 files", "no files".
+func plural(n int, noun string) string {
+	switch n {
+	case 0:
+		return "no " + noun + "s"
+	case 1:
+		return "1 " + noun
 	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

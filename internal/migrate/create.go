@@ -35,7 +35,7 @@ var nonWord = regexp.MustCompile(`[^a-z0-9]+`)
 func Create(dir, name string) (string, int64, error) {
 	slug := strings.Trim(nonWord.ReplaceAllString(strings.ToLower(name), "_"), "_")
 	if slug == "" {
-		return "", 0, fmt.Errorf("the migration name must contain letters or digits, got %q", name)
+		return "", 0, fmt.Errorf("%w, got %q", ErrInvalidName, name)
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {

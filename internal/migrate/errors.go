@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// ErrNotApplied means a rollback named a version that is not applied.
-var ErrNotApplied = errors.New("migration not applied")
+// ErrInvalidName is returned by Create for a name with no letter or digit.
+var ErrInvalidName = errors.New("the migration name must contain letters or digits")
 
 // MigrationError is a migration file that failed to apply or roll back. When the database
 // reported the failure, the SQLSTATE, message, detail, hint and context are the server's,
@@ -157,12 +157,11 @@ func (e *ChecksumMismatchError) Error() string {
 	for i, m := range e.Mismatches {
 		parts[i] = m.String()
 	}
-	noun := "migration differs"
+	noun := "migration differs from its file"
 	if len(parts) > 1 {
-		noun = "migrations differ"
+		noun = "migrations differ from their files"
 	}
-	return fmt.Sprintf("%d applied %s from the files: %s", len(parts), noun,
-		strings.Join(parts, "; "))
+	return fmt.Sprintf("%d applied %s: %s", len(parts), noun, strings.Join(parts, "; "))
 }
 
 // OutOfOrderError is returned by Up and its variants when a pending migration has a lower
