@@ -52,7 +52,8 @@ func TestMigrateVerifyNamesEditedAndMissingFiles(t *testing.T) {
 		t.Fatalf("up over an edited file: want exit 3\n%s", refused)
 	}
 	if d := parseDoc(t, refused); d.VersionAfter != 2 || len(d.Applied) != 0 {
-		t.Errorf("the refused up moved the database to version %d, applied %+v", d.VersionAfter, d.Applied)
+		t.Errorf("the refused up moved the database to version %d, applied %+v",
+			d.VersionAfter, d.Applied)
 	}
 	if !strings.Contains(refused.stderr, "00002_widgets.sql") {
 		t.Errorf("the refusal does not name the edited file:\n%s", refused.stderr)
@@ -63,7 +64,8 @@ func TestMigrateVerifyNamesEditedAndMissingFiles(t *testing.T) {
 	if !allowed.OK || len(allowed.Applied) != 1 || allowed.Applied[0].Version != 3 ||
 		len(allowed.ChecksumMismatches) != 1 {
 		t.Errorf("up --allow-checksum-mismatch: ok %v applied %+v mismatches %+v; want 3 "+
-			"applied and the mismatch reported", allowed.OK, allowed.Applied, allowed.ChecksumMismatches)
+			"applied and the mismatch reported",
+			allowed.OK, allowed.Applied, allowed.ChecksumMismatches)
 	}
 
 	if err := os.Remove(filepath.Join(dir, "00001_gadgets.sql")); err != nil {
@@ -79,7 +81,8 @@ func TestMigrateVerifyNamesEditedAndMissingFiles(t *testing.T) {
 	}
 	if problems["00001_gadgets.sql"] != "missing" || problems["00002_widgets.sql"] != "edited" ||
 		len(problems) != 2 {
-		t.Errorf("mismatches %v, want 00001_gadgets.sql missing and 00002_widgets.sql edited", problems)
+		t.Errorf("mismatches %v, want 00001_gadgets.sql missing and 00002_widgets.sql edited",
+			problems)
 	}
 }
 
@@ -92,8 +95,8 @@ func TestMigrateRecordsChecksumsOfOlderDatabases(t *testing.T) {
 
 	before := parseDoc(t, runMigrate(t, db.URL, "verify", "--json"))
 	if !before.OK || before.Checked == 0 || len(before.Unrecorded) != before.Checked {
-		t.Fatalf("verify before any checksum: ok %v, checked %d, unrecorded %d; want all unrecorded",
-			before.OK, before.Checked, len(before.Unrecorded))
+		t.Fatalf("verify before any checksum: ok %v, checked %d, unrecorded %d; "+
+			"want all unrecorded", before.OK, before.Checked, len(before.Unrecorded))
 	}
 
 	run := runMigrate(t, db.URL, "up")
@@ -101,13 +104,14 @@ func TestMigrateRecordsChecksumsOfOlderDatabases(t *testing.T) {
 	if run.code != 0 {
 		t.Fatalf("up: %s", run)
 	}
-	if !strings.Contains(run.stdout, "recorded the checksums of "+strconv.Itoa(before.Checked)+" migrations") {
+	said := "recorded the checksums of " + strconv.Itoa(before.Checked) + " migrations"
+	if !strings.Contains(run.stdout, said) {
 		t.Errorf("up does not say it recorded %d checksums:\n%s", before.Checked, run.stdout)
 	}
 	after := parseDoc(t, runMigrate(t, db.URL, "verify", "--json"))
 	if !after.OK || len(after.Unrecorded) != 0 || len(after.Mismatches) != 0 {
-		t.Errorf("verify after up: ok %v, unrecorded %d, mismatches %d; want all recorded and equal",
-			after.OK, len(after.Unrecorded), len(after.Mismatches))
+		t.Errorf("verify after up: ok %v, unrecorded %d, mismatches %d; "+
+			"want all recorded and equal", after.OK, len(after.Unrecorded), len(after.Mismatches))
 	}
 	again := parseDoc(t, runMigrate(t, db.URL, "up", "--json"))
 	if !again.NothingToDo || len(again.ChecksumsRecorded) != 0 {

@@ -201,7 +201,8 @@ func TestMigrateCreate(t *testing.T) {
 		t.Errorf("lint of the new file: %s", r)
 	}
 	db := testdb.NewEmpty(t)
-	if up := parseDoc(t, runMigrate(t, db.URL, "up", "--dir", dir, "--json")); len(up.Applied) != 2 {
+	up := parseDoc(t, runMigrate(t, db.URL, "up", "--dir", dir, "--json"))
+	if len(up.Applied) != 2 {
 		t.Errorf("up of the new file applied %+v, want 3 and 4", up.Applied)
 	}
 
@@ -252,7 +253,8 @@ DROP TABLE public.widgets;
 `,
 		"00002_concurrent.sql": "-- Indexes accounts without blocking writes.\n" +
 			"-- +goose NO TRANSACTION\n\n-- +goose Up\n" +
-			"CREATE INDEX CONCURRENTLY IF NOT EXISTS accounts_x_idx ON public.accounts (user_id);\n\n" +
+			"CREATE INDEX CONCURRENTLY IF NOT EXISTS accounts_x_idx\n" +
+			"    ON public.accounts (user_id);\n\n" +
 			"-- +goose Down\nDROP INDEX CONCURRENTLY IF EXISTS public.accounts_x_idx;\n",
 	})
 

@@ -147,7 +147,8 @@ func TestMigrateKilledRunnerReleasesLock(t *testing.T) {
 		t.Fatalf("the next runner failed after a runner was killed:\n%s", next)
 	}
 	if waited > 30*time.Second {
-		t.Errorf("the next runner took %s; the killed runner's lock should go within seconds", waited)
+		t.Errorf("the next runner took %s; the killed runner's lock should go within seconds",
+			waited)
 	}
 	doc := parseDoc(t, next)
 	if len(doc.Applied) != 1 || doc.Applied[0].File != "00001_quick.sql" {
@@ -183,4 +184,50 @@ func waitForSleep(t *testing.T, pool *pgxpool.Pool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatal("the runner never reached its pg_sleep")
+}
+
+// TestMigrateLockTimeoutNamesTheHolder holds goose's migration lock from the test, as a
+// runner in the middle of a long migration does, and checks that up gives up after
+// --lock-timeout, exits 1, names the session holding the lock, and changes nothing.
+func TestMigrateLockTimeoutNamesTheHolder(t *testing.T) {
+	t.Parallel()
+	db := testdb.NewEmpty(t)
+	conn, err := db.Pool.Acquire(dbCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(ctx, "SELECT pg_advisory_unlock_all()"); err != nil {
+			t.Errorf("releasing the lock: %v", err)
+		}
+		conn.Release()
+	})
+	var holder int32
+	err = conn.QueryRow(dbCtx(t), `
+		SELECT pg_backend_pid()
+		FROM (SELECT pg_advisory_lock(4097083626)) AS locked`).Scan(&holder)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	start := time.Now()
+	run := runMigrate(t, db.URL, "up", "--json", "--lock-timeout", "2s")
+	waited := time.Since(start)
+
+	if run.code != 1 {
+		t.Fatalf("up while another session holds the lock: want exit 1\n%s", run)
+	}
+	if waited < 2*time.Second || waited > 30*time.Second {
+		t.Errorf("up gave up after %s, want about --lock-timeout 2s", waited)
+	}
+	doc := parseDoc(t, run)
+	if doc.Error == nil || doc.Error.Kind != "lock_timeout" || doc.Error.LockHolder == nil ||
+		doc.Error.LockHolder.PID != holder {
+		t.Fatalf("want a lock_timeout error naming pid %d\n%s", holder, run)
+	}
+	if doc.VersionAfter != 0 || len(doc.Applied) != 0 {
+		t.Errorf("up without the lock applied %+v, version %d", doc.Applied, doc.VersionAfter)
+	}
 }

@@ -64,7 +64,8 @@ func TestMigrateFailureLocatesTheError(t *testing.T) {
 		t.Errorf("applied %+v, version after %d; want version 1 applied and kept",
 			doc.Applied, doc.VersionAfter)
 	}
-	if !strings.Contains(run.stderr, "00002_widgets.sql") || !strings.Contains(run.stderr, "line 12") {
+	if !strings.Contains(run.stderr, "00002_widgets.sql") ||
+		!strings.Contains(run.stderr, "line 12") {
 		t.Errorf("stderr does not name the file and line 12:\n%s", run.stderr)
 	}
 
@@ -135,7 +136,8 @@ func TestMigrateLockTimeoutNamesTheLock(t *testing.T) {
 	}
 	m := doc.Error.Migration
 	if m.SQLState != "55P03" || m.File != "00001_checkins_note.sql" || m.Line != 4 {
-		t.Errorf("sqlstate %q at %s:%d, want 55P03 at 00001_checkins_note.sql:4", m.SQLState, m.File, m.Line)
+		t.Errorf("sqlstate %q at %s:%d, want 55P03 at 00001_checkins_note.sql:4",
+			m.SQLState, m.File, m.Line)
 	}
 	if m.LockWait == nil || m.LockWait.Relation != "public.checkins" ||
 		m.LockWait.Mode != "AccessExclusiveLock" {
@@ -146,7 +148,8 @@ func TestMigrateLockTimeoutNamesTheLock(t *testing.T) {
 		found = found || b.PID == holder
 	}
 	if !found {
-		t.Errorf("blockers %+v do not include the holding session, pid %d", m.LockWait.Blockers, holder)
+		t.Errorf("blockers %+v do not include the holding session, pid %d",
+			m.LockWait.Blockers, holder)
 	}
 	if !strings.Contains(doc.Error.Message, "public.checkins") ||
 		!strings.Contains(run.stderr, "public.checkins") {
@@ -172,7 +175,8 @@ func TestMigrateNoTransactionFileReruns(t *testing.T) {
 		return "-- Indexes widgets by name without blocking writes.\n" +
 			"-- +goose NO TRANSACTION\n\n-- +goose Up\n" +
 			"CREATE INDEX CONCURRENTLY IF NOT EXISTS widgets_name_idx ON public.widgets (" +
-			column + ");\n\n-- +goose Down\nDROP INDEX CONCURRENTLY IF EXISTS public.widgets_name_idx;\n"
+			column + ");\n\n-- +goose Down\n" +
+			"DROP INDEX CONCURRENTLY IF EXISTS public.widgets_name_idx;\n"
 	}
 	dir := writeMigrations(t, t.TempDir(), map[string]string{
 		"00001_widgets.sql": "-- Widgets.\n\n-- +goose Up\n" +
@@ -189,7 +193,8 @@ func TestMigrateNoTransactionFileReruns(t *testing.T) {
 	}
 	if m := doc.Error.Migration; m.Transactional || m.Line != 5 || m.SQLState != "42703" ||
 		!strings.Contains(m.Advice, "NO TRANSACTION") {
-		t.Errorf("failure %+v: want non-transactional, line 5, 42703, advice about NO TRANSACTION", m)
+		t.Errorf("failure %+v: want non-transactional, line 5, 42703, advice on NO TRANSACTION",
+			m)
 	}
 	if doc.VersionAfter != 1 {
 		t.Errorf("version after the failure = %d, want 1", doc.VersionAfter)
@@ -198,7 +203,8 @@ func TestMigrateNoTransactionFileReruns(t *testing.T) {
 	writeMigrations(t, dir, map[string]string{"00002_widgets_name.sql": index("name")})
 	fixed := parseDoc(t, runMigrate(t, db.URL, "up", "--dir", dir, "--json"))
 	if !fixed.OK || fixed.VersionAfter != 2 {
-		t.Errorf("up after fixing the file: ok %v, version %d; want version 2", fixed.OK, fixed.VersionAfter)
+		t.Errorf("up after fixing the file: ok %v, version %d; want version 2",
+			fixed.OK, fixed.VersionAfter)
 	}
 	verify := runMigrate(t, db.URL, "verify", "--dir", filepath.Clean(dir))
 	if verify.code != 0 {

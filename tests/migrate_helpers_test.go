@@ -102,7 +102,11 @@ func waitRun(t *testing.T, cmd *exec.Cmd, stdout, stderr *bytes.Buffer) migrateR
 	if err != nil && !errors.As(err, &ee) {
 		t.Fatalf("running secretsdb %v: %v\nstderr:\n%s", cmd.Args[1:], err, stderr)
 	}
-	return migrateRun{code: cmd.ProcessState.ExitCode(), stdout: stdout.String(), stderr: stderr.String()}
+	return migrateRun{
+		code:   cmd.ProcessState.ExitCode(),
+		stdout: stdout.String(),
+		stderr: stderr.String(),
+	}
 }
 
 // runMigrate runs `secretsdb migrate args...` against databaseURL.
@@ -152,6 +156,9 @@ type migrateDoc struct {
 		} `json:"migration"`
 		Mismatches []migrateMismatch `json:"mismatches"`
 		OutOfOrder []migrateFileRef  `json:"out_of_order"`
+		LockHolder *struct {
+			PID int32 `json:"pid"`
+		} `json:"lock_holder"`
 	} `json:"error"`
 
 	Database           string            `json:"database"`

@@ -59,10 +59,12 @@ func TestMigrateOutOfOrderFile(t *testing.T) {
 
 	allowed := parseDoc(t, runMigrate(t, db.URL, "up", "--dir", dir, "--json", "--allow-missing"))
 	if !allowed.OK || len(allowed.Applied) != 1 || allowed.Applied[0].Version != 3 {
-		t.Errorf("up --allow-missing: ok %v, applied %+v; want version 3", allowed.OK, allowed.Applied)
+		t.Errorf("up --allow-missing: ok %v, applied %+v; want version 3",
+			allowed.OK, allowed.Applied)
 	}
 	if v := parseDoc(t, runMigrate(t, db.URL, "version", "--dir", dir, "--json")); v.Pending != 0 ||
 		v.Version != 4 {
-		t.Errorf("version after --allow-missing: %d with %d pending, want 4 with none", v.Version, v.Pending)
+		t.Errorf("version after --allow-missing: %d with %d pending, want 4 with none",
+			v.Version, v.Pending)
 	}
 }

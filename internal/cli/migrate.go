@@ -53,7 +53,8 @@ func newMigrateCommand(g *globals) *cobra.Command {
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				return usageError{errors.New("migrate needs a command; see secretsdb migrate --help")}
+				return usageError{errors.New(
+					"migrate needs a command; see secretsdb migrate --help")}
 			}
 			return usageError{fmt.Errorf("unknown migrate command %q; see secretsdb migrate --help",
 				args[0])}
@@ -61,12 +62,12 @@ func newMigrateCommand(g *globals) *cobra.Command {
 	}
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&o.dir, "dir", "",
-		"read migrations from this folder instead of the embedded ones (create: default ./migrations)")
+		"read migrations from this folder, not the embedded ones (create: default ./migrations)")
 	pf.BoolVar(&o.json, "json", false, "print one JSON document on stdout instead of text")
 	pf.DurationVar(&o.lockTimeout, "lock-timeout", migrate.DefaultLockTimeout,
 		"longest wait for the migration lock while another runner holds it")
 	pf.DurationVar(&o.ddlLockTimeout, "lock-timeout-ddl", migrate.DefaultDDLLockTimeout,
-		"lock_timeout of the migration session: a statement waiting longer for a lock fails (0: wait)")
+		"lock_timeout of the migration session: DDL waiting longer for a lock fails (0: wait)")
 	pf.DurationVar(&o.statementTimeout, "statement-timeout", 0,
 		"statement_timeout of the migration session (0: none)")
 
@@ -241,7 +242,7 @@ func (o *migrateOptions) versionCommand(g *globals) *cobra.Command {
 func (o *migrateOptions) verifyCommand(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "verify",
-		Short: "Compare applied migrations with their files; exit 3 naming each edited or missing one",
+		Short: "Compare applied migrations with their files; exit 3 naming each that differs",
 		Args:  cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			doc := &verifyDoc{envelope: envelope{Command: "verify"}}
@@ -329,7 +330,8 @@ Exits 1 when it finds a problem.`,
 					printLint(g.stdout, files, problems)
 				}
 				if len(problems) > 0 {
-					err = fmt.Errorf("%s in the migration files", plural(len(problems), "lint problem"))
+					err = fmt.Errorf("%s in the migration files",
+						plural(len(problems), "lint problem"))
 				}
 			}
 			return o.finish(g, doc, err)

@@ -284,7 +284,8 @@ func printChange(w io.Writer, name string, rep *migrate.Report, err error) {
 		}
 	}
 	for _, a := range rep.Applied {
-		fmt.Fprintf(w, "OK    %-4s %s (%s)\n", a.Direction, a.File, a.Duration.Round(time.Millisecond))
+		fmt.Fprintf(w, "OK    %-4s %s (%s)\n",
+			a.Direction, a.File, a.Duration.Round(time.Millisecond))
 	}
 
 	var (
@@ -315,7 +316,8 @@ func printChange(w io.Writer, name string, rep *migrate.Report, err error) {
 			fmt.Fprintf(w, "nothing to do: no pending migration, the database is at version %d\n",
 				rep.VersionAfter)
 		default:
-			fmt.Fprintf(w, "nothing to roll back: the database is at version %d\n", rep.VersionAfter)
+			fmt.Fprintf(w, "nothing to roll back: the database is at version %d\n",
+				rep.VersionAfter)
 		}
 		return
 	}
@@ -394,8 +396,8 @@ func printVerify(w io.Writer, v *migrate.Verification) {
 	for _, m := range v.Mismatches {
 		switch m.Problem {
 		case "edited":
-			fmt.Fprintf(w, "EDITED   %s (version %d): applied with sha256 %s, the file now has %s\n",
-				m.File, m.Version, m.Recorded, m.Current)
+			fmt.Fprintf(w, "EDITED   %s (version %d): applied with sha256 %s, "+
+				"the file now has %s\n", m.File, m.Version, m.Recorded, m.Current)
 		default:
 			fmt.Fprintf(w, "MISSING  %s (version %d): applied, but no migration file carries it\n",
 				m.File, m.Version)

@@ -194,7 +194,8 @@ type LockTimeoutError struct {
 }
 
 func (e *LockTimeoutError) Error() string {
-	msg := fmt.Sprintf("gave up waiting for the migration lock after %s", e.Waited.Round(time.Second))
+	msg := fmt.Sprintf("gave up waiting for the migration lock after %s",
+		e.Waited.Round(time.Second))
 	if e.Holder != nil {
 		msg += "; it is held by " + e.Holder.String()
 	}

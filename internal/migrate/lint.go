@@ -115,7 +115,8 @@ func LintFile(name string, src []byte) []Problem {
 				"CONCURRENTLY cannot run inside a transaction; put the statement alone in a file "+
 					"marked -- +goose NO TRANSACTION")
 		}
-		if idx, ok := createdIndex(st.toks); ok && !idx.concurrently && !created[st.section][idx.table] {
+		idx, isIndex := createdIndex(st.toks)
+		if isIndex && !idx.concurrently && !created[st.section][idx.table] {
 			add(st.line(), RuleIndexConcurrently,
 				"CREATE INDEX on %s, which this file did not create, blocks writes to it while "+
 					"the index builds; use CREATE INDEX CONCURRENTLY in a file marked "+
@@ -156,8 +157,8 @@ func splitStatements(toks []token, lay *layout) []statement {
 	return out
 }
 
-// words returns the leading keywords of toks, upper-cased, stopping at the first token that
-// is not a plain word.
+// leadingWords returns up to n leading keywords of toks, upper-cased, stopping at the first
+// token that is not a plain word.
 func leadingWords(toks []token, n int) []string {
 	var out []string
 	for _, t := range toks {
@@ -287,7 +288,8 @@ func pinnedRoutines(stmts []statement) map[section]map[string]bool {
 			(w[1] != "FUNCTION" && w[1] != "PROCEDURE" && w[1] != "ROUTINE") {
 			continue
 		}
-		if name, _, ok := qualifiedName(st.toks, 2); ok && setsSearchPath(st.toks) && out[st.section] != nil {
+		name, _, ok := qualifiedName(st.toks, 2)
+		if ok && setsSearchPath(st.toks) && out[st.section] != nil {
 			out[st.section][name] = true
 		}
 	}

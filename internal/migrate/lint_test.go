@@ -32,7 +32,8 @@ func TestLintFile(t *testing.T) {
 		{
 			name: "DollarQuoteOutsideBlock",
 			src: "-- +goose Up\nDO $$ BEGIN PERFORM 1; END $$;\n" +
-				"-- +goose StatementBegin\nDO $body$ BEGIN PERFORM 1; END $body$;\n-- +goose StatementEnd\n",
+				"-- +goose StatementBegin\nDO $body$ BEGIN PERFORM 1; END $body$;\n" +
+				"-- +goose StatementEnd\n",
 			want: []string{"2 " + RuleDollarQuote},
 		},
 		{

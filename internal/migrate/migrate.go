@@ -66,7 +66,8 @@ func LatestVersion(fsys fs.FS) (int64, error) {
 		prefix, _, ok := strings.Cut(name, "_")
 		v, err := strconv.ParseInt(prefix, 10, 64)
 		if !ok || err != nil {
-			return 0, fmt.Errorf("migration file %s: name must start with a version, as 00001_name.sql", name)
+			return 0, fmt.Errorf(
+				"migration file %s: name must start with a version, as 00001_name.sql", name)
 		}
 		latest = max(latest, v)
 	}

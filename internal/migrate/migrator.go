@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -329,7 +330,7 @@ func (m *Migrator) preflight(ctx context.Context, conn *sql.Conn) error {
 		}
 		cmd.report.ChecksumMismatches = mm
 		for _, x := range mm {
-			m.logger.WarnContext(ctx, "applied migration differs from its file; going on as allowed",
+			m.logger.WarnContext(ctx, "applied migration differs from its file; going on",
 				"version", x.Version, "file", x.File, "problem", x.Problem)
 		}
 	}
@@ -372,7 +373,7 @@ func (m *Migrator) backfill(ctx context.Context, conn *sql.Conn, st *dbState, re
 	}
 	rep.ChecksumsRecorded = append(rep.ChecksumsRecorded, recorded...)
 	if len(recorded) > 0 {
-		m.logger.InfoContext(ctx, "recorded checksums of migrations applied before checksums were kept",
+		m.logger.InfoContext(ctx, "recorded checksums of migrations applied without them",
 			"count", len(recorded))
 	}
 	return nil
@@ -400,7 +401,7 @@ func (m *Migrator) explain(err error, w *lockWatcher) error {
 	case errors.As(err, &lt):
 		return lt
 	case errors.Is(err, goose.ErrVersionNotFound):
-		return fmt.Errorf("an applied version has no migration file, so it cannot be rolled back: %w", err)
+		return fmt.Errorf("an applied version has no migration file to roll it back: %w", err)
 	case errors.As(err, &pge):
 		return fmt.Errorf("migration bookkeeping failed: %w", err)
 	}
@@ -566,6 +567,11 @@ func (l *hookLocker) SessionLock(ctx context.Context, conn *sql.Conn) error {
 	if err := l.inner.SessionLock(ctx, conn); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		// goose's locker gives up with this message once its retries are spent; any other
+		// error is a failed query, reported as it is.
+		if !strings.Contains(err.Error(), "failed to acquire lock") {
+			return fmt.Errorf("taking the migration lock: %w", err)
 		}
 		return &LockTimeoutError{
 			Waited: time.Since(start),

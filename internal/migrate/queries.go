@@ -39,7 +39,8 @@ ORDER BY version_id`
 FROM public.secretsdb_migration_checksums
 ORDER BY version`
 
-	insertChecksumSQL = `INSERT INTO public.secretsdb_migration_checksums (version, file_name, sha256)
+	insertChecksumSQL = `INSERT INTO public.secretsdb_migration_checksums
+    (version, file_name, sha256)
 VALUES ($1, $2, $3)
 ON CONFLICT (version) DO UPDATE
 SET file_name = excluded.file_name,
@@ -87,6 +88,9 @@ JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
 WHERE l.locktype = 'advisory'
     AND l.granted
     AND l.objsubid = 1
-    AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
+    AND l.database = (
+        SELECT d.oid FROM pg_catalog.pg_database d
+        WHERE d.datname = pg_catalog.current_database()
+    )
     AND ((l.classid::bigint << 32) | l.objid::bigint) = $1
 LIMIT 1`

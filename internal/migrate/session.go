@@ -68,7 +68,8 @@ func (m *Migrator) afterConnect(ctx context.Context, conn *pgx.Conn) error {
 	// client_connection_check_interval exists from PostgreSQL 14; older servers reject it
 	// as a startup parameter, so it is set here.
 	if serverMajor(conn) >= 14 {
-		if _, err := conn.Exec(ctx, "SET client_connection_check_interval = '"+connCheckInterval+"'"); err != nil {
+		set := "SET client_connection_check_interval = '" + connCheckInterval + "'"
+		if _, err := conn.Exec(ctx, set); err != nil {
 			return fmt.Errorf("setting client_connection_check_interval: %w", err)
 		}
 	}
@@ -112,7 +113,8 @@ func (t *tracer) backendPIDs() []uint32 {
 	return append([]uint32(nil), t.backends...)
 }
 
-func (t *tracer) TraceQueryStart(ctx context.Context, conn *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+func (t *tracer) TraceQueryStart(ctx context.Context, conn *pgx.Conn,
+	data pgx.TraceQueryStartData) context.Context {
 	st := runningStatement{sql: data.SQL, started: time.Now()}
 	t.mu.Lock()
 	t.running[conn.PgConn().PID()] = st
@@ -129,7 +131,8 @@ func (t *tracer) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, data pgx.Tra
 		return
 	}
 	st, _ := ctx.Value(tracerKey{}).(runningStatement)
-	t.failures = append(t.failures, failedStatement{pid: pid, sql: st.sql, started: st.started, err: data.Err})
+	t.failures = append(t.failures,
+		failedStatement{pid: pid, sql: st.sql, started: st.started, err: data.Err})
 	if len(t.failures) > 8 {
 		t.failures = t.failures[1:]
 	}

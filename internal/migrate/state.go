@@ -30,7 +30,8 @@ type dbState struct {
 // statement, and a version and its checksum are committed together.
 func readState(ctx context.Context, q database.DBTxConn) (*dbState, error) {
 	st := &dbState{applied: map[int64]time.Time{}, sums: map[int64]checksumRow{}}
-	if err := q.QueryRowContext(ctx, tablesExistSQL).Scan(&st.versionTable, &st.checksumTable); err != nil {
+	err := q.QueryRowContext(ctx, tablesExistSQL).Scan(&st.versionTable, &st.checksumTable)
+	if err != nil {
 		return nil, fmt.Errorf("looking for the migration tables: %w", err)
 	}
 	if st.versionTable {
@@ -104,10 +105,13 @@ func (st *dbState) mismatches(files map[int64]migrationFile) []Mismatch {
 			if name == "" {
 				name = fmt.Sprintf("version %d", v)
 			}
-			out = append(out, Mismatch{Version: v, File: name, Problem: "missing", Recorded: sum.SHA256})
+			out = append(out, Mismatch{
+				Version: v, File: name, Problem: "missing", Recorded: sum.SHA256,
+			})
 		case haveSum && sum.SHA256 != f.SHA256:
 			out = append(out, Mismatch{
-				Version: v, File: f.Name, Problem: "edited", Recorded: sum.SHA256, Current: f.SHA256,
+				Version: v, File: f.Name, Problem: "edited",
+				Recorded: sum.SHA256, Current: f.SHA256,
 			})
 		}
 	}

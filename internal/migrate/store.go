@@ -38,7 +38,8 @@ func (s *checksumStore) TableExists(ctx context.Context, db database.DBTxConn) (
 	return false, errors.ErrUnsupported
 }
 
-func (s *checksumStore) Insert(ctx context.Context, db database.DBTxConn, req database.InsertRequest) error {
+func (s *checksumStore) Insert(ctx context.Context, db database.DBTxConn,
+	req database.InsertRequest) error {
 	if req.Version == 0 {
 		return s.Store.Insert(ctx, db, req)
 	}
@@ -50,7 +51,8 @@ func (s *checksumStore) Insert(ctx context.Context, db database.DBTxConn, req da
 		if err := s.Store.Insert(ctx, q, req); err != nil {
 			return err
 		}
-		if _, err := q.ExecContext(ctx, insertChecksumSQL, f.Version, f.Name, f.SHA256); err != nil {
+		_, err := q.ExecContext(ctx, insertChecksumSQL, f.Version, f.Name, f.SHA256)
+		if err != nil {
 			return fmt.Errorf("recording the checksum of %s: %w", f.Name, err)
 		}
 		return nil
