@@ -90,6 +90,8 @@ func newRootCommand(g *globals) *cobra.Command {
 		},
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.Version = Version()
+	root.SetVersionTemplate(versionTemplate)
 
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.databaseURL, "database-url", "",
@@ -103,6 +105,7 @@ func newRootCommand(g *globals) *cobra.Command {
 		newDevCommand(g),
 		newSessionCommand(g),
 		newBenchCommand(g),
+		newVersionCommand(g),
 	)
 	return root
 }

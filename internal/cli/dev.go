@@ -50,6 +50,7 @@ everything and keeps the data for next time; --reset starts empty.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.serve.addr, "addr", "localhost:8080", "address to listen on")
+	f.StringVar(&o.serve.metricsAddr, "metrics-addr", "", metricsAddrUsage)
 	f.StringVar(&o.pgBinaries, "pg-binaries", "",
 		"PostgreSQL installation to run the embedded server from (a folder with bin/pg_ctl, "+
 			"such as /usr/lib/postgresql/15); default: download once and cache")

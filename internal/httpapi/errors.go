@@ -3,7 +3,10 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
 	"net/http"
+	"strconv"
 
 	"github.com/secretsdb/secretsdb/internal/secrets"
 	"github.com/secretsdb/secretsdb/internal/session"
@@ -91,4 +94,23 @@ func (h *Handler) serviceError(w http.ResponseWriter, r *http.Request, err error
 		writeError(w, r, http.StatusInternalServerError, "internal",
 			"internal error; quote the request id when reporting it", "")
 	}
+}
+
+// allowWrite asks the WriteLimiter whether the session's user may write now, answering
+// 429 with Retry-After in whole seconds, rounded up, when not.
+func (h *Handler) allowWrite(w http.ResponseWriter, r *http.Request, sess secrets.Session) bool {
+	if h.cfg.WriteLimiter == nil {
+		return true
+	}
+	ok, wait := h.cfg.WriteLimiter.Allow(sess.UserID)
+	if ok {
+		return true
+	}
+	secs := max(int64(math.Ceil(wait.Seconds())), 1)
+	h.cfg.Logger.DebugContext(r.Context(), "rate limited",
+		"request_id", requestID(r), "user_id", sess.UserID, "retry_after_s", secs)
+	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	writeError(w, r, http.StatusTooManyRequests, "rate_limited",
+		fmt.Sprintf("too many writes for this user; retry in %d s", secs), "")
+	return false
 }

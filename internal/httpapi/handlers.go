@@ -51,7 +51,7 @@ type secretJSON struct {
 
 func (h *Handler) createSecret(w http.ResponseWriter, r *http.Request) {
 	sess, ok := h.session(w, r)
-	if !ok {
+	if !ok || !h.allowWrite(w, r, sess) {
 		return
 	}
 	var req createRequest
@@ -96,7 +96,7 @@ func (h *Handler) createSecret(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) checkIn(w http.ResponseWriter, r *http.Request) {
 	sess, ok := h.session(w, r)
-	if !ok {
+	if !ok || !h.allowWrite(w, r, sess) {
 		return
 	}
 	res, err := h.cfg.Service.CheckIn(r.Context(), sess, r.PathValue("id"))

@@ -42,6 +42,21 @@ type Config struct {
 	SchemaVersion int64
 	// RequestTimeout bounds each request's work. Default 10s.
 	RequestTimeout time.Duration
+	// WriteLimiter, when set, is asked before every write (POST /api/secrets and
+	// check-ins) with the session's user id, after the session is read and before the body
+	// or the database is touched; a refusal is answered 429 with Retry-After. Nil: no limit.
+	WriteLimiter Limiter
+	// ObserveRequest, when set, is called once per request after its response is written,
+	// with the matched route pattern ("POST /api/secrets", "/" for unknown paths), the
+	// status and the time taken. Metrics hook in here.
+	ObserveRequest func(route string, status int, d time.Duration)
+}
+
+// Limiter decides whether a user may write now.
+type Limiter interface {
+	// Allow reports whether key may make one more request now and, when not, how long
+	// until it may.
+	Allow(key string) (ok bool, retryAfter time.Duration)
 }
 
 // Handler is the API's http.Handler.
@@ -107,13 +122,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if route == "" {
 			route = "unmatched"
 		}
+		took := time.Since(start)
 		h.cfg.Logger.InfoContext(ctx, "request",
 			"request_id", id,
 			"method", r.Method,
 			"route", route,
 			"status", rec.status,
-			"duration_ms", float64(time.Since(start).Microseconds())/1000,
+			"duration_ms", float64(took.Microseconds())/1000,
 		)
+		if h.cfg.ObserveRequest != nil {
+			h.cfg.ObserveRequest(route, rec.status, took)
+		}
 	}()
 	h.mux.ServeHTTP(rec, r)
 }

@@ -36,6 +36,18 @@ type Options struct {
 
 	// OnRetry, when set, is called before each retry with the error that caused it.
 	OnRetry func(err error)
+
+	// The hooks below, when set, are told about writes once they are durable. Every
+	// operation is one autocommit statement, so a call that returned without error has
+	// committed; a failed or rolled-back call calls none of them. Metrics hook in here.
+
+	// OnUserProvisioned is called with OutcomeCreated or OutcomeLinked when a call
+	// created the session's user or linked its id to an existing one.
+	OnUserProvisioned func(outcome Outcome)
+	// OnSecretCreated is called once per stored secret.
+	OnSecretCreated func()
+	// OnCheckIn is called once per recorded check-in.
+	OnCheckIn func()
 }
 
 // Service runs the SQL API over a pgx pool. It is safe for concurrent use.
@@ -76,7 +88,7 @@ func (s *Service) EnsureUser(ctx context.Context, sess Session) (User, error) {
 		Email:   row.Email.String,
 		Outcome: Outcome(row.Outcome.String),
 	}
-	s.logProvisioned(ctx, sess, u.ID, u.Outcome)
+	s.provisioned(ctx, sess, u.ID, u.Outcome)
 	return u, nil
 }
 
@@ -118,7 +130,10 @@ func (s *Service) CreateSecret(ctx context.Context, sess Session, n NewSecret) (
 		Outcome:     Outcome(row.Outcome.String),
 		NextCheckIn: row.NextCheckIn.Time,
 	}
-	s.logProvisioned(ctx, sess, c.UserID, c.Outcome)
+	s.provisioned(ctx, sess, c.UserID, c.Outcome)
+	if s.opts.OnSecretCreated != nil {
+		s.opts.OnSecretCreated()
+	}
 	return c, nil
 }
 
@@ -157,7 +172,10 @@ func (s *Service) CheckIn(ctx context.Context, sess Session, secretID string) (C
 		CheckedInAt: row.CheckedInAt.Time,
 		NextCheckIn: row.NextCheckIn.Time,
 	}
-	s.logProvisioned(ctx, sess, c.UserID, c.Outcome)
+	s.provisioned(ctx, sess, c.UserID, c.Outcome)
+	if s.opts.OnCheckIn != nil {
+		s.opts.OnCheckIn()
+	}
 	return c, nil
 }
 
@@ -265,15 +283,18 @@ func (s *Service) runOnce(ctx context.Context, fn func(q *dbq.Queries) error) er
 	return fn(dbq.New(conn))
 }
 
-// logProvisioned logs users that this call created or linked. The statement has returned,
-// so it has committed: nothing is claimed before the write is durable.
-func (s *Service) logProvisioned(ctx context.Context, sess Session, userID string,
+// provisioned logs and reports users that this call created or linked. The statement has
+// returned, so it has committed: nothing is claimed before the write is durable.
+func (s *Service) provisioned(ctx context.Context, sess Session, userID string,
 	outcome Outcome) {
 	if outcome == OutcomeExisting {
 		return
 	}
 	s.opts.Logger.InfoContext(ctx, "user provisioned",
 		"outcome", string(outcome), "user_id", userID, "session_user_id", sess.UserID)
+	if s.opts.OnUserProvisioned != nil {
+		s.opts.OnUserProvisioned(outcome)
+	}
 }
 
 // ensureUserParams and createSecretParams are the arguments the Service sends, kept apart
