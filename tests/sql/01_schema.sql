@@ -8,8 +8,11 @@ SELECT plan(71);
 
 SELECT tables_are(
     'public',
-    ARRAY['users', 'accounts', 'secrets', 'checkin_history', 'audit_events', 'goose_db_version'],
-    'public holds the product tables and the migration version table, nothing else'
+    ARRAY[
+        'users', 'accounts', 'secrets', 'checkin_history', 'audit_events',
+        'goose_db_version', 'secretsdb_migration_checksums'
+    ],
+    'public holds the product tables and the migration bookkeeping tables, nothing else'
 );
 
 -- users: ids are opaque text, never numbers (Google subjects exceed bigint).
