@@ -15,7 +15,7 @@ import (
 )
 
 // TestMigrateConcurrentUp starts two `migrate up` processes together, as two deploys of
-// the same release do (CASES C14): both exit 0, every version is applied once, and one of
+// the same release do (failure case C14): both exit 0, every version is applied once, and one of
 // them reports that nothing was left to do.
 func TestMigrateConcurrentUp(t *testing.T) {
 	t.Parallel()

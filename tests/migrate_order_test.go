@@ -8,7 +8,7 @@ import (
 )
 
 // TestMigrateOutOfOrderFile applies 1, 2 and 4, then adds 3, as a merged branch does
-// (CASES C16): up fails naming version 3 and applies nothing, status lists 3 as pending
+// (failure case C16): up fails naming version 3 and applies nothing, status lists 3 as pending
 // out of order, and --allow-missing applies it.
 func TestMigrateOutOfOrderFile(t *testing.T) {
 	t.Parallel()
