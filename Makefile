@@ -12,7 +12,9 @@ help: ## List the targets with what they do
 
 .PHONY: build
 build: ## Build the secretsdb binary into bin/
-	$(GO) build -trimpath -o $(BIN) ./cmd/secretsdb
+	$(GO) build -trimpath -o $(BIN) -ldflags "-X \
+		github.com/secretsdb/secretsdb/internal/cli.version=$$(git describe \
+		--tags --always --dirty 2>/dev/null || echo dev)" ./cmd/secretsdb
 
 .PHONY: test
 test: ## Run the Go unit and integration tests on a real PostgreSQL

@@ -431,6 +431,9 @@ func (s *servers) run(ctx context.Context, timeout time.Duration, logger *slog.L
 		err = errors.Join(err, s.metricsSrv.Shutdown(shutdownCtx))
 	}
 	if err != nil {
+		// Closing the connections cancels the requests still running, so their pooled
+		// connections come back and closing the pool does not wait on them.
+		s.close()
 		return fmt.Errorf("shutting down: %w", err)
 	}
 	logger.Info("stopped")
