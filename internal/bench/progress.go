@@ -49,10 +49,16 @@ func (p *progress) done(line string) {
 	fmt.Fprintln(p.w, line)
 }
 
-// every calls update with line() each interval until the returned stop is called.
+// plainInterval spaces the lines of a long step off a terminal, where every redraw
+// would add a line: seeding a million users reports a few times, a 5s scenario never.
+const plainInterval = 10 * time.Second
+
+// every shows line() each interval (each plainInterval off a terminal) until the
+// returned stop is called.
 func (p *progress) every(interval time.Duration, line func() string) (stop func()) {
+	draw := p.update
 	if !p.tty {
-		return func() {}
+		interval, draw = plainInterval, p.done
 	}
 	quit := make(chan struct{})
 	var wg sync.WaitGroup
@@ -64,7 +70,7 @@ func (p *progress) every(interval time.Duration, line func() string) (stop func(
 			case <-quit:
 				return
 			case <-t.C:
-				p.update(line())
+				draw(line())
 			}
 		}
 	})
