@@ -151,7 +151,13 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 		return nil, fmt.Errorf("creating scratch database %s: %w", name, err)
 	}
 	logger.InfoContext(ctx, "scratch database created", "database", name)
-	if !o.Keep {
+	if o.Keep {
+		defer func() {
+			if err != nil {
+				err = fmt.Errorf("%w (scratch database %s kept)", err, name)
+			}
+		}()
+	} else {
 		defer func() {
 			dropCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dropTimeout)
 			defer cancel()

@@ -125,7 +125,8 @@ func (w *worker) user(n int) int { return w.rng.IntN(n) }
 func newEnv(pool *pgxpool.Pool, users int, share string) (*env, error) {
 	e := &env{pool: pool, q: dbq.New(pool), users: users, share: share}
 
-	secret := newScratchName() // random enough for a key that lives as long as the run
+	// The session secret lives as long as the run; only the tokens minted below use it.
+	secret := randomShare()
 	decoder, err := session.NewDecoder(session.Config{Secrets: []string{secret}})
 	if err != nil {
 		return nil, err

@@ -53,6 +53,9 @@ func uuidText(u pgtype.UUID) string {
 // secrets' next_check_in look as they would after n sign-ups.
 func seed(ctx context.Context, pool *pgxpool.Pool, n int, share string, prog *progress) error {
 	batches := (n + seedBatch - 1) / seedBatch
+	// The first failure stops the other workers after their current batch.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var next, written atomic.Int64
 	errs := make(chan error, seedWorkers)
 	var wg sync.WaitGroup
@@ -70,6 +73,7 @@ func seed(ctx context.Context, pool *pgxpool.Pool, n int, share string, prog *pr
 				lo, hi := b*seedBatch, min((b+1)*seedBatch, n)
 				if err := seedRange(ctx, pool, lo, hi, share); err != nil {
 					errs <- fmt.Errorf("seeding users %d..%d: %w", lo, hi-1, err)
+					cancel()
 					return
 				}
 				written.Add(int64(hi - lo))
