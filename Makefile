@@ -32,11 +32,14 @@ test-dev: ## Run `secretsdb dev` for real on an embedded server as an unprivileg
 run: ## Run the API with a ready database (embedded PostgreSQL, else the local server)
 	$(GO) run ./cmd/secretsdb dev
 
+GOLANGCI_LINT := $(GO) tool -modfile=tools/lint/go.mod golangci-lint
+
 .PHONY: lint
-lint: ## go vet, gofmt and the migration checks
+lint: ## go vet, gofmt, golangci-lint (.golangci.yml) and the migration checks
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); \
 		if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GOLANGCI_LINT) run ./...
 	$(GO) run ./cmd/secretsdb migrate lint
 
 SQLC := $(GO) tool -modfile=tools/go.mod sqlc

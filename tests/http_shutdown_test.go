@@ -3,7 +3,6 @@ package tests
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -11,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -19,24 +17,6 @@ import (
 
 	"github.com/secretsdb/secretsdb/internal/testdb"
 )
-
-// buildSecretsdb compiles ./cmd/secretsdb into the test's temporary directory.
-func buildSecretsdb(t *testing.T) string {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command is needed to build secretsdb: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "secretsdb")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, goBin, "build", "-o", bin, "../cmd/secretsdb").
-		CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build ./cmd/secretsdb: %v\n%s", err, out)
-	}
-	return bin
-}
 
 // serverEnv is the environment without anything that could point the process at another
 // database or secret than the test's.
@@ -93,7 +73,7 @@ func withAppName(t *testing.T, dsn string) string {
 // still completes with 200, the pool is closed, and the process exits 0.
 func TestServeGracefulShutdown(t *testing.T) {
 	t.Parallel()
-	bin := buildSecretsdb(t)
+	bin := secretsdbBinary(t)
 	db := testdb.New(t)
 	dsn, password := withFakePassword(t, withAppName(t, db.URL))
 
@@ -123,7 +103,7 @@ func TestServeGracefulShutdown(t *testing.T) {
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
 			_ = cmd.Process.Kill()
-			<-exited
+			<-exited //nolint:errcheck // killed on purpose: its exit error is expected
 		}
 	})
 

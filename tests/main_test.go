@@ -9,5 +9,5 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	testdb.Main(m)
+	testdb.Main(m, removeBinary)
 }

@@ -215,7 +215,7 @@ func TestMigrateCreate(t *testing.T) {
 	writeMigrations(t, filepath.Join(cwd, "migrations"), nil)
 	ctx, cancel := context.WithTimeout(context.Background(), migrateTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, migrateBinary(t), "migrate", "create", "first")
+	cmd := exec.CommandContext(ctx, secretsdbBinary(t), "migrate", "create", "first")
 	cmd.Dir, cmd.Env = cwd, migrateEnv()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("create without --dir: %v\n%s", err, out)

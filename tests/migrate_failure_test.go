@@ -111,7 +111,7 @@ func TestMigrateLockTimeoutNamesTheLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tx.Rollback(dbCtx(t))
+	defer func() { _ = tx.Rollback(dbCtx(t)) }()
 	var holder int32
 	if err := tx.QueryRow(dbCtx(t), "SELECT pg_backend_pid()").Scan(&holder); err != nil {
 		t.Fatal(err)
@@ -182,7 +182,7 @@ func TestMigrateNoTransactionFileReruns(t *testing.T) {
 		"00001_widgets.sql": "-- Widgets.\n\n-- +goose Up\n" +
 			"CREATE TABLE public.widgets (\n    id integer NOT NULL,\n    name text\n);\n\n" +
 			"-- +goose Down\nDROP TABLE public.widgets;\n",
-		"00002_widgets_name.sql": index("nmae"),
+		"00002_widgets_name.sql": index("nmae"), //nolint:misspell // the typo is the failure
 	})
 
 	run := runMigrate(t, db.URL, "up", "--dir", dir, "--json")

@@ -11,52 +11,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
 
 // migrateTimeout bounds one run of the binary; the slowest waits a few seconds for a lock.
 const migrateTimeout = 90 * time.Second
-
-var (
-	migrateBinOnce sync.Once
-	migrateBinPath string
-	migrateBinErr  error
-)
-
-// migrateBinary builds secretsdb once per test binary. The folder is left in the system's
-// temporary directory: the tests package's TestMain belongs to testdb, which has no hook
-// to remove it.
-func migrateBinary(t *testing.T) string {
-	t.Helper()
-	migrateBinOnce.Do(func() {
-		goBin, err := exec.LookPath("go")
-		if err != nil {
-			migrateBinErr = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "secretsdb-migrate-test-")
-		if err != nil {
-			migrateBinErr = err
-			return
-		}
-		bin := filepath.Join(dir, "secretsdb")
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, goBin, "build", "-o", bin, "../cmd/secretsdb").
-			CombinedOutput()
-		if err != nil {
-			migrateBinErr = errors.New(err.Error() + "\n" + string(out))
-			return
-		}
-		migrateBinPath = bin
-	})
-	if migrateBinErr != nil {
-		t.Fatalf("building secretsdb: %v", migrateBinErr)
-	}
-	return migrateBinPath
-}
 
 // migrateRun is one finished run of `secretsdb migrate`.
 type migrateRun struct {
@@ -87,7 +47,7 @@ func migrateEnv(extra ...string) []string {
 func migrateCmd(ctx context.Context, t *testing.T, env []string, args ...string) (
 	*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, migrateBinary(t), append([]string{"migrate"}, args...)...)
+	cmd := exec.CommandContext(ctx, secretsdbBinary(t), append([]string{"migrate"}, args...)...)
 	cmd.Env = env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -2,17 +2,13 @@ package tests
 
 import (
 	"bufio"
-	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
@@ -211,26 +207,6 @@ const (
 	routeCreate  = "POST /api/secrets"
 	routeCheckIn = "POST /api/secrets/{id}/check-in"
 )
-
-// buildVersionedSecretsdb compiles ./cmd/secretsdb with version set as `make build` sets
-// it.
-func buildVersionedSecretsdb(t *testing.T, version string) string {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command is needed to build secretsdb: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "secretsdb")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	ldflags := "-X github.com/secretsdb/secretsdb/internal/cli.version=" + version
-	out, err := exec.CommandContext(ctx, goBin, "build", "-ldflags", ldflags, "-o", bin,
-		"../cmd/secretsdb").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build ./cmd/secretsdb: %v\n%s", err, out)
-	}
-	return bin
-}
 
 // sizedPool opens a pool of at most n connections on db, closed when the test ends.
 func sizedPool(t *testing.T, db *testdb.DB, n int32) *pgxpool.Pool {

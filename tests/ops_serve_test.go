@@ -21,10 +21,6 @@ import (
 	"github.com/secretsdb/secretsdb/migrations"
 )
 
-// opsVersion is the version the serve tests build the binary as, the way `make build`
-// sets it.
-const opsVersion = "v0.0.0-opstest"
-
 // serveProc is a running `secretsdb serve` with its JSON log.
 type serveProc struct {
 	cmd    *exec.Cmd
@@ -64,7 +60,7 @@ func startServe(t *testing.T, bin string, db *testdb.DB, args ...string) *serveP
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
 			_ = cmd.Process.Kill()
-			<-p.exited
+			<-p.exited //nolint:errcheck // killed on purpose: its exit error is expected
 		}
 	})
 
@@ -138,7 +134,7 @@ func latestVersion(t *testing.T) int64 {
 // databases.
 func TestOpsServe(t *testing.T) {
 	t.Parallel()
-	bin := buildVersionedSecretsdb(t, opsVersion)
+	bin := secretsdbBinary(t)
 	latest := latestVersion(t)
 
 	// From an empty database: --migrate reports what it applied, the startup line names
@@ -158,7 +154,7 @@ func TestOpsServe(t *testing.T) {
 			t.Errorf("versions applied = %v, want 1..%d", applied["versions"], latest)
 		}
 		requireFields(t, p.listening, map[string]any{
-			"version":         opsVersion,
+			"version":         binaryVersion,
 			"database_host":   "127.0.0.1",
 			"database_name":   db.Name,
 			"schema_version":  latest,
@@ -184,11 +180,11 @@ func TestOpsServe(t *testing.T) {
 
 		s := waitScrape(t, metricsURL, seriesRequests(routeCreate, 429), 1)
 		for series, want := range map[string]float64{
-			seriesSecretsCreated:                                 1,
-			seriesUsersCreated:                                   1,
-			seriesRequests(routeCreate, 201):                     1,
-			seriesRequests(routeCreate, 429):                     1,
-			`secretsdb_build_info{version="` + opsVersion + `"}`: 1,
+			seriesSecretsCreated:                                    1,
+			seriesUsersCreated:                                      1,
+			seriesRequests(routeCreate, 201):                        1,
+			seriesRequests(routeCreate, 429):                        1,
+			`secretsdb_build_info{version="` + binaryVersion + `"}`: 1,
 		} {
 			if got := s.value(t, series); got != want {
 				t.Errorf("%s = %g, want %g", series, got, want)
@@ -280,9 +276,9 @@ func TestOpsServe(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
 			out, err := exec.CommandContext(ctx, bin, args...).Output()
 			cancel()
-			if err != nil || string(out) != "secretsdb "+opsVersion+"\n" {
+			if err != nil || string(out) != "secretsdb "+binaryVersion+"\n" {
 				t.Fatalf("secretsdb %s = %q, %v; want %q", args[0], out, err,
-					"secretsdb "+opsVersion+"\n")
+					"secretsdb "+binaryVersion+"\n")
 			}
 		}
 	})

@@ -54,7 +54,7 @@ func TestSQLRecordCheckInNotFound(t *testing.T) {
 		_, err := callRecordCheckIn(queryCtx(t), db.Pool,
 			merged(stranger, args{"p_secret_id": owned.SecretID}))
 
-		requireSQLState(t, err, "SD003", "secret_id")
+		_ = requireSQLState(t, err, "SD003", "secret_id")
 		if n := countRows(t, db.Pool, "SELECT count(*) FROM public.checkin_history"); n != 0 {
 			t.Errorf("checkin_history holds %d rows, want 0", n)
 		}

@@ -149,7 +149,7 @@ func TestSQLConcurrencyRepeatableRead(t *testing.T) {
 
 		_, err = callCreateSecret(ctx, tx, nil)
 
-		requireSQLState(t, err, "40001", "")
+		_ = requireSQLState(t, err, "40001", "")
 		if err := tx.Rollback(ctx); err != nil {
 			t.Fatal(err)
 		}

@@ -23,7 +23,7 @@ func TestSQLCreateSecretProvisionsSessionUser(t *testing.T) {
 		INSERT INTO public.secrets (user_id, title, recipient_name, recipient_email,
 			server_share)
 		VALUES ($1, 'Letter', 'Alex', 'alex@example.net', 'share')`, googleSubject)
-	requireSQLState(t, err, "23503", "")
+	_ = requireSQLState(t, err, "23503", "")
 
 	s, err := callCreateSecret(queryCtx(t), db.Pool, args{"p_email": "  Jordan.Lee@Example.COM "})
 	if err != nil {

@@ -218,7 +218,7 @@ func TestSQLEnsureUserEmailOfAnotherUser(t *testing.T) {
 				"p_link_verified_email": tc.link,
 			})
 
-			requireSQLState(t, err, "SD002", "email")
+			_ = requireSQLState(t, err, "SD002", "email")
 			if n := countRows(t, q, "SELECT count(*) FROM public.accounts"); n != 0 {
 				t.Errorf("accounts holds %d rows, want 0", n)
 			}
@@ -377,9 +377,9 @@ func TestSQLEnsureUserRejectsUnstorableText(t *testing.T) {
 			in := merged(args{"p_user_id": googleSubject, "p_email": jordanEmail}, tc.in)
 
 			_, err := callEnsureUser(queryCtx(t), db.Pool, in)
-			requireSQLState(t, err, tc.code, tc.column)
+			_ = requireSQLState(t, err, tc.code, tc.column)
 			_, err = callCreateSecret(queryCtx(t), db.Pool, tc.in)
-			requireSQLState(t, err, tc.code, tc.column)
+			_ = requireSQLState(t, err, tc.code, tc.column)
 
 			requireNothingWritten(t, db.Pool)
 		})

@@ -227,7 +227,7 @@ func TestSQLSecurityAppRole(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := conn.Exec(queryCtx(t), stmt)
-			requireSQLState(t, err, "42501", "")
+			_ = requireSQLState(t, err, "42501", "")
 		})
 	}
 

@@ -33,7 +33,7 @@ func TestSQLTriggerUsersNormaliseEmail(t *testing.T) {
 	t.Run("DuplicateAfterNormalising", func(t *testing.T) {
 		_, err := db.Pool.Exec(queryCtx(t),
 			"INSERT INTO public.users (id, email) VALUES ('dba-3', 'x@Y.com')")
-		requireSQLState(t, err, "23505", "")
+		_ = requireSQLState(t, err, "23505", "")
 	})
 }
 
@@ -193,7 +193,7 @@ func TestSQLTriggerCheckinHistory(t *testing.T) {
 			INSERT INTO public.checkin_history (secret_id, user_id) VALUES ($1, 'gh-7781')`,
 			s.SecretID)
 
-		requireSQLState(t, err, "SD003", "")
+		_ = requireSQLState(t, err, "SD003", "")
 		n := countRows(t, db.Pool,
 			"SELECT count(*) FROM public.checkin_history WHERE user_id = 'gh-7781'")
 		if n != 0 {
@@ -209,7 +209,7 @@ func TestSQLTriggerCheckinHistory(t *testing.T) {
 			INSERT INTO public.checkin_history (secret_id, user_id) VALUES ($1, $2)`,
 			s.SecretID, googleSubject)
 
-		requireSQLState(t, err, "SD004", "")
+		_ = requireSQLState(t, err, "SD004", "")
 	})
 }
 

@@ -128,7 +128,7 @@ func devDatabaseConn(ctx context.Context, g *globals, o devOptions) (*pgx.ConnCo
 			"database", describe(cfg))
 	}
 
-	srv, err := devpg.Start(devpg.Options{
+	srv, err := devpg.Start(ctx, devpg.Options{
 		Dir:      o.dataDir,
 		Binaries: o.pgBinaries,
 		Reset:    o.reset,
@@ -157,7 +157,7 @@ func devDatabaseConn(ctx context.Context, g *globals, o devOptions) (*pgx.ConnCo
 	// next best thing, in a database of dev's own.
 	cfg, lerr := localDevDatabase(ctx, o.reset)
 	if lerr != nil {
-		return nil, nil, fmt.Errorf("%w; the local server did not serve either: %v", err, lerr)
+		return nil, nil, fmt.Errorf("%w; the local server did not serve either: %w", err, lerr)
 	}
 	logger.Warn("embedded PostgreSQL cannot run as root; using the local server",
 		"database", describe(cfg))
@@ -187,7 +187,7 @@ func localDevDatabase(ctx context.Context, reset bool) (*pgx.ConnConfig, error) 
 	}
 	_, err = conn.Exec(ctx, "CREATE DATABASE "+ident)
 	var pe *pgconn.PgError
-	if err != nil && !(errors.As(err, &pe) && pe.Code == "42P04") { // duplicate_database
+	if err != nil && (!errors.As(err, &pe) || pe.Code != "42P04") { // duplicate_database
 		return nil, err
 	}
 	cfg := admin.Copy()

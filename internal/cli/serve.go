@@ -232,7 +232,7 @@ func serve(ctx context.Context, g *globals, o serveOptions, rt serveRuntime) err
 		cfg.WriteLimiter = limiter
 	}
 
-	servers, err := listen(o, httpapi.New(cfg), reg)
+	servers, err := listen(ctx, o, httpapi.New(cfg), reg)
 	if err != nil {
 		return err
 	}
@@ -374,8 +374,10 @@ type servers struct {
 	apiSrv, metricsSrv *http.Server
 }
 
-func listen(o serveOptions, handler http.Handler, reg *prometheus.Registry) (*servers, error) {
-	ln, err := net.Listen("tcp", o.addr)
+func listen(ctx context.Context, o serveOptions, handler http.Handler,
+	reg *prometheus.Registry) (*servers, error) {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", o.addr)
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", o.addr, err)
 	}
@@ -390,7 +392,7 @@ func listen(o serveOptions, handler http.Handler, reg *prometheus.Registry) (*se
 		return s, nil
 	}
 
-	mln, err := net.Listen("tcp", o.metricsAddr)
+	mln, err := lc.Listen(ctx, "tcp", o.metricsAddr)
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("listening for metrics on %s: %w", o.metricsAddr, err)

@@ -5,6 +5,7 @@
 package devpg
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -52,8 +53,9 @@ const (
 	database = "secretsdb"
 )
 
-// Start starts the server, creating its data directory on first use.
-func Start(opts Options) (*Server, error) {
+// Start starts the server, creating its data directory on first use. ctx bounds the
+// checks before the start; the start itself is bounded by a 60 s timeout.
+func Start(ctx context.Context, opts Options) (*Server, error) {
 	if os.Geteuid() == 0 {
 		return nil, ErrRoot
 	}
@@ -72,7 +74,7 @@ func Start(opts Options) (*Server, error) {
 		}
 	}
 
-	port, err := freePort()
+	port, err := freePort(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +101,7 @@ func Start(opts Options) (*Server, error) {
 		})
 
 	if opts.Binaries != "" {
-		version, err := binariesVersion(opts.Binaries)
+		version, err := binariesVersion(ctx, opts.Binaries)
 		if err != nil {
 			return nil, err
 		}
@@ -127,9 +129,9 @@ var versionPattern = regexp.MustCompile(`\(PostgreSQL\) ([0-9]+)(\.[0-9]+)?`)
 
 // binariesVersion reads the installation's version, which embedded-postgres compares with
 // an existing data directory's PG_VERSION before reusing it.
-func binariesVersion(dir string) (embeddedpostgres.PostgresVersion, error) {
+func binariesVersion(ctx context.Context, dir string) (embeddedpostgres.PostgresVersion, error) {
 	pgctl := filepath.Join(dir, "bin", "pg_ctl")
-	out, err := exec.Command(pgctl, "--version").Output()
+	out, err := exec.CommandContext(ctx, pgctl, "--version").Output()
 	if err != nil {
 		return "", fmt.Errorf("--pg-binaries %s: running %s: %w (want a folder with bin/pg_ctl, "+
 			"such as /usr/lib/postgresql/15)", dir, pgctl, err)
@@ -141,8 +143,9 @@ func binariesVersion(dir string) (embeddedpostgres.PostgresVersion, error) {
 	return embeddedpostgres.PostgresVersion(string(m[1]) + string(m[2]) + ".0"), nil
 }
 
-func freePort() (uint32, error) {
-	ln, err := net.Listen("tcp", "localhost:0")
+func freePort(ctx context.Context) (uint32, error) {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", "localhost:0")
 	if err != nil {
 		return 0, fmt.Errorf("finding a free port: %w", err)
 	}

@@ -180,9 +180,8 @@ func hasWord(toks []token, kw string) bool {
 }
 
 // qualifiedName reads an object name starting at toks[i] and returns it normalised
-// (unquoted names folded to lower case, public assumed when no schema is given) with the
-// index after it.
-func qualifiedName(toks []token, i int) (string, int, bool) {
+// (unquoted names folded to lower case, public assumed when no schema is given).
+func qualifiedName(toks []token, i int) (string, bool) {
 	var parts []string
 	for i < len(toks) {
 		t := toks[i]
@@ -192,7 +191,7 @@ func qualifiedName(toks []token, i int) (string, int, bool) {
 		case tokQuotedIdent:
 			parts = append(parts, strings.ReplaceAll(t.text[1:len(t.text)-1], `""`, `"`))
 		default:
-			return "", i, false
+			return "", false
 		}
 		i++
 		if i < len(toks) && toks[i].kind == tokPunct && toks[i].text == "." {
@@ -203,11 +202,11 @@ func qualifiedName(toks []token, i int) (string, int, bool) {
 	}
 	switch len(parts) {
 	case 1:
-		return "public." + parts[0], i, true
+		return "public." + parts[0], true
 	case 2:
-		return parts[0] + "." + parts[1], i, true
+		return parts[0] + "." + parts[1], true
 	}
-	return "", i, false
+	return "", false
 }
 
 // skipWords advances i past any of the given keywords, in any order.
@@ -245,7 +244,7 @@ func createdTable(toks []token) (string, bool) {
 	if i+2 < len(toks) && toks[i].word("IF") && toks[i+1].word("NOT") && toks[i+2].word("EXISTS") {
 		i += 3
 	}
-	name, _, ok := qualifiedName(toks, i)
+	name, ok := qualifiedName(toks, i)
 	return name, ok
 }
 
@@ -257,11 +256,11 @@ func createdRoutine(toks []token) (routineRef, bool) {
 		return routineRef{}, false
 	}
 	i := skipWords(toks, 1, "OR", "REPLACE")
-	if i >= len(toks) || !(toks[i].word("FUNCTION") || toks[i].word("PROCEDURE")) {
+	if i >= len(toks) || (!toks[i].word("FUNCTION") && !toks[i].word("PROCEDURE")) {
 		return routineRef{}, false
 	}
 	kind := strings.ToUpper(toks[i].text)
-	name, _, ok := qualifiedName(toks, i+1)
+	name, ok := qualifiedName(toks, i+1)
 	return routineRef{kind: kind, name: name}, ok
 }
 
@@ -288,7 +287,7 @@ func pinnedRoutines(stmts []statement) map[section]map[string]bool {
 			(w[1] != "FUNCTION" && w[1] != "PROCEDURE" && w[1] != "ROUTINE") {
 			continue
 		}
-		name, _, ok := qualifiedName(st.toks, 2)
+		name, ok := qualifiedName(st.toks, 2)
 		if ok && setsSearchPath(st.toks) && out[st.section] != nil {
 			out[st.section][name] = true
 		}
@@ -317,7 +316,7 @@ func createdIndex(toks []token) (indexRef, bool) {
 			ref.concurrently = true
 		}
 		if toks[i].word("ON") {
-			name, _, ok := qualifiedName(toks, skipWords(toks, i+1, "ONLY"))
+			name, ok := qualifiedName(toks, skipWords(toks, i+1, "ONLY"))
 			ref.table = name
 			return ref, ok
 		}

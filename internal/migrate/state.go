@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"sort"
@@ -35,44 +36,50 @@ func readState(ctx context.Context, q database.DBTxConn) (*dbState, error) {
 		return nil, fmt.Errorf("looking for the migration tables: %w", err)
 	}
 	if st.versionTable {
-		rows, err := q.QueryContext(ctx, appliedVersionsSQL)
-		if err != nil {
-			return nil, fmt.Errorf("reading applied versions: %w", err)
-		}
-		for rows.Next() {
+		err := scanRows(ctx, q, appliedVersionsSQL, func(rows *sql.Rows) error {
 			var v int64
 			var at time.Time
 			if err := rows.Scan(&v, &at); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("reading applied versions: %w", err)
+				return err
 			}
 			st.applied[v] = at.UTC()
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			return nil
+		})
+		if err != nil {
 			return nil, fmt.Errorf("reading applied versions: %w", err)
 		}
 	}
 	if st.checksumTable {
-		rows, err := q.QueryContext(ctx, checksumsSQL)
-		if err != nil {
-			return nil, fmt.Errorf("reading checksums: %w", err)
-		}
-		for rows.Next() {
+		err := scanRows(ctx, q, checksumsSQL, func(rows *sql.Rows) error {
 			var v int64
 			var r checksumRow
 			if err := rows.Scan(&v, &r.File, &r.SHA256, &r.AppliedAt, &r.Backfilled); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("reading checksums: %w", err)
+				return err
 			}
 			st.sums[v] = r
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			return nil
+		})
+		if err != nil {
 			return nil, fmt.Errorf("reading checksums: %w", err)
 		}
 	}
 	return st, nil
+}
+
+// scanRows runs query and calls scan for each row.
+func scanRows(ctx context.Context, q database.DBTxConn, query string,
+	scan func(*sql.Rows) error) error {
+	rows, err := q.QueryContext(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 func (st *dbState) maxApplied() int64 {

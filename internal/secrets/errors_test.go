@@ -32,7 +32,7 @@ func requireMapped(t *testing.T, err, want error, field, code string) {
 	var ie *InputError
 	var de *DatabaseError
 	switch {
-	case want == ErrInvalidInput:
+	case errors.Is(want, ErrInvalidInput):
 		if !errors.As(err, &ie) || ie.Field != field {
 			t.Fatalf("mapped = %#v, want an *InputError for field %q", err, field)
 		}
@@ -82,7 +82,7 @@ func TestMapErrorSQLStates(t *testing.T) {
 			err := mapError(fmt.Errorf("calling: %w", pe))
 
 			requireMapped(t, err, tc.want, tc.column, tc.code)
-			if !errors.As(err, new(*pgconn.PgError)) && tc.want != ErrInvalidInput {
+			if !errors.As(err, new(*pgconn.PgError)) && !errors.Is(tc.want, ErrInvalidInput) {
 				t.Fatalf("mapped %v hides the driver's error from errors.As", err)
 			}
 		})

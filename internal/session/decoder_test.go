@@ -317,7 +317,7 @@ func TestMalformedRefused(t *testing.T) {
 		"Huge":     strings.Repeat("a", maxTokenBytes+1),
 		// {"alg":"A256KW","enc":"A256GCM"}: key wrapping is not what the libraries use.
 		"KeyWrap": "eyJhbGciOiJBMjU2S1ciLCJlbmMiOiJBMjU2R0NNIn0" +
-			good[strings.Index(good, "."):],
+			good[strings.IndexByte(good, '.'):],
 	} {
 		_, err := d.Decode(token, "")
 

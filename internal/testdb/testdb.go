@@ -45,10 +45,19 @@ var (
 	templateErr  error
 )
 
-// Main runs the tests of a package and then drops what this package created at process
-// level: the template database and any container. Call it from TestMain.
-func Main(m *testing.M) {
+// Main runs the tests of a package, then the package's own cleanups (for files made once
+// for all its tests), then drops what testdb created at process level: the template
+// database and any container. Call it from TestMain.
+func Main(m *testing.M, cleanups ...func()) {
 	code := m.Run()
+	for _, c := range cleanups {
+		c()
+	}
+	teardown()
+	os.Exit(code)
+}
+
+func teardown() {
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
 
@@ -62,7 +71,6 @@ func Main(m *testing.M) {
 			fmt.Fprintf(os.Stderr, "testdb: stopping container: %v\n", err)
 		}
 	}
-	os.Exit(code)
 }
 
 // ServerURL returns the URL of the server tests run against, starting a container when no
