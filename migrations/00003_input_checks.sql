@@ -98,7 +98,45 @@ END
 $$;
 -- +goose StatementEnd
 
+-- secretsdb_claims_ok says, in one expression and without raising, whether a session's
+-- claims pass every rule of ensure_user's field-by-field checks above. The routines ask it
+-- first and run those checks only when it says no, to name the failing field: on the hot
+-- path one call replaces five, each of which costs more than the rule it checks.
+-- +goose StatementBegin
+CREATE FUNCTION public.secretsdb_claims_ok(
+    p_user_id text,
+    p_email text,
+    p_name text,
+    p_image text,
+    p_provider text
+)
+RETURNS boolean
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+-- PL/pgSQL rather than SQL: a SQL function that cannot be inlined (SET prevents it) is
+-- planned again in every transaction, which costs more than the checks themselves.
+DECLARE
+    v_email text := lower(btrim(p_email, E' \t\n\r\f\x0B'));
+BEGIN
+    RETURN coalesce(
+        char_length(p_user_id) BETWEEN 1 AND 255
+            AND btrim(p_user_id, E' \t\n\r\f\x0B') <> ''
+            AND char_length(v_email) <= 254
+            AND v_email ~ '^[^@[:space:][:cntrl:]]+@[^@[:space:][:cntrl:]]+$'
+            AND coalesce(char_length(p_name), 0) <= 256
+            AND coalesce(char_length(p_image), 0) <= 2048
+            AND coalesce(char_length(p_provider), 0) <= 64
+            AND concat(p_user_id, p_name, p_image, p_provider) !~ '[[:cntrl:]]',
+        false
+    );
+END
+$$;
+-- +goose StatementEnd
+
 -- +goose Down
+DROP FUNCTION public.secretsdb_claims_ok(text, text, text, text, text);
 DROP FUNCTION public.secretsdb_normalize_email(text, text, boolean);
 DROP FUNCTION public.secretsdb_check_text(text, text, integer, boolean);
 DROP FUNCTION public.secretsdb_invalid_input(text, text);

@@ -48,12 +48,20 @@ DECLARE
     v_verified boolean := coalesce(p_email_verified, false);
     v_user record;
     v_owner record;
+    c_space constant text := E' \t\n\r\f\x0B';
 BEGIN
-    PERFORM public.secretsdb_check_text('user_id', p_user_id, 255, true);
-    v_email := public.secretsdb_normalize_email('email', p_email, true);
-    v_name := public.secretsdb_check_text('name', p_name, 256, false);
-    v_image := public.secretsdb_check_text('image', p_image, 2048, false);
-    v_provider := public.secretsdb_check_text('provider', p_provider, 64, false);
+    IF public.secretsdb_claims_ok(p_user_id, p_email, p_name, p_image, p_provider) THEN
+        v_email := lower(btrim(p_email, c_space));
+        v_name := CASE WHEN btrim(p_name, c_space) <> '' THEN p_name END;
+        v_image := CASE WHEN btrim(p_image, c_space) <> '' THEN p_image END;
+        v_provider := CASE WHEN btrim(p_provider, c_space) <> '' THEN p_provider END;
+    ELSE
+        PERFORM public.secretsdb_check_text('user_id', p_user_id, 255, true);
+        v_email := public.secretsdb_normalize_email('email', p_email, true);
+        v_name := public.secretsdb_check_text('name', p_name, 256, false);
+        v_image := public.secretsdb_check_text('image', p_image, 2048, false);
+        v_provider := public.secretsdb_check_text('provider', p_provider, 64, false);
+    END IF;
 
     -- Three rounds cover a row that a concurrent transaction deletes between our insert's
     -- conflict and the lookup that follows it.
@@ -205,6 +213,38 @@ BEGIN ATOMIC
 END;
 -- +goose StatementEnd
 
+-- secretsdb_settled_user returns p_user_id when that user exists and ensure_user would
+-- change nothing about it (no name, image or verification to fill in), else NULL: the
+-- read-only first step of ensure_user, which the procedures try before the full call.
+-- +goose StatementBegin
+CREATE FUNCTION public.secretsdb_settled_user(
+    p_user_id text,
+    p_name text,
+    p_image text,
+    p_email_verified boolean
+)
+RETURNS text
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+-- PL/pgSQL keeps the lookup's plan for the session; a SQL function with SET would be
+-- planned again in every transaction.
+BEGIN
+    RETURN (
+        SELECT u.id
+        FROM public.users u
+        WHERE u.id = p_user_id
+            AND (
+                (u.name IS NULL AND btrim(p_name, E' \t\n\r\f\x0B') <> '')
+                OR (u.image IS NULL AND btrim(p_image, E' \t\n\r\f\x0B') <> '')
+                OR (u.email_verified IS NULL AND coalesce(p_email_verified, false))
+            ) IS NOT TRUE
+    );
+END
+$$;
+-- +goose StatementEnd
+
 -- create_secret provisions the session's user and stores the secret under the resolved id.
 -- Outputs come back as INOUT parameters; from psql, name the inputs and leave them out.
 -- +goose StatementBegin
@@ -250,73 +290,126 @@ DECLARE
     v_outcome text;
     v_secret_id uuid;
     v_next timestamptz;
+    v_fast boolean;
+    c_space constant text := E' \t\n\r\f\x0B';
 BEGIN
-    v_title := public.secretsdb_check_text('title', p_title, 256, true);
-    v_recipient_name := public.secretsdb_check_text('recipient_name', p_recipient_name, 256, true);
-    v_recipient_email := public.secretsdb_normalize_email(
-        'recipient_email', p_recipient_email, false);
-    v_recipient_phone := public.secretsdb_check_text(
-        'recipient_phone', p_recipient_phone, 32, false);
-    v_share := public.secretsdb_check_text('server_share', p_server_share, 16384, true);
-    v_iv := public.secretsdb_check_text('iv', p_iv, 256, false);
-    v_auth_tag := public.secretsdb_check_text('auth_tag', p_auth_tag, 256, false);
+    v_title := p_title;
+    v_recipient_name := p_recipient_name;
+    v_share := p_server_share;
+    v_recipient_email := nullif(lower(btrim(p_recipient_email, c_space)), '');
+    v_recipient_phone := CASE
+        WHEN btrim(p_recipient_phone, c_space) <> '' THEN p_recipient_phone
+    END;
+    v_iv := CASE WHEN btrim(p_iv, c_space) <> '' THEN p_iv END;
+    v_auth_tag := CASE WHEN btrim(p_auth_tag, c_space) <> '' THEN p_auth_tag END;
 
-    IF v_recipient_phone IS NOT NULL AND v_recipient_phone !~ '^\+?[0-9][0-9 ().-]{2,31}$' THEN
-        PERFORM public.secretsdb_invalid_input(
-            'recipient_phone',
-            format('recipient_phone must be digits with an optional leading +, got %L',
-                v_recipient_phone));
-    END IF;
+    -- One expression checks every rule of the field-by-field checks below, which run only
+    -- when it fails, to raise the first failure with its field and limit. On the hot path
+    -- that saves a dozen helper calls, each dearer than the rule it checks.
+    v_fast := public.secretsdb_claims_ok(p_user_id, p_email, p_name, p_image, p_provider)
+        AND coalesce(
+            char_length(p_title) <= 256
+                AND btrim(p_title, c_space) <> ''
+                AND char_length(p_recipient_name) <= 256
+                AND btrim(p_recipient_name, c_space) <> ''
+                AND char_length(p_server_share) <= 16384
+                AND btrim(p_server_share, c_space) <> ''
+                AND coalesce(char_length(v_recipient_email), 0) <= 254
+                AND coalesce(
+                    v_recipient_email ~ '^[^@[:space:][:cntrl:]]+@[^@[:space:][:cntrl:]]+$', true)
+                AND coalesce(char_length(v_recipient_phone), 0) <= 32
+                AND coalesce(v_recipient_phone ~ '^\+?[0-9][0-9 ().-]{2,31}$', true)
+                AND coalesce(char_length(v_iv), 0) <= 256
+                AND coalesce(char_length(v_auth_tag), 0) <= 256
+                AND concat(p_title, p_recipient_name, p_server_share, v_iv, v_auth_tag)
+                    !~ '[[:cntrl:]]'
+                AND p_contact_method IN ('email', 'phone', 'both')
+                AND (p_contact_method = 'phone' OR v_recipient_email IS NOT NULL)
+                AND (p_contact_method = 'email' OR v_recipient_phone IS NOT NULL)
+                AND p_check_in_days BETWEEN 2 AND 3650
+                AND p_sss_shares_total BETWEEN 2 AND 10
+                AND p_sss_threshold BETWEEN 2 AND p_sss_shares_total,
+            false
+        );
 
-    IF p_contact_method IS NULL OR p_contact_method NOT IN ('email', 'phone', 'both') THEN
-        PERFORM public.secretsdb_invalid_input(
-            'contact_method',
-            format('contact_method must be one of email, phone, both, got %L',
-                p_contact_method));
+    IF NOT v_fast THEN
+        v_title := public.secretsdb_check_text('title', p_title, 256, true);
+        v_recipient_name := public.secretsdb_check_text('recipient_name', p_recipient_name, 256, true);
+        v_recipient_email := public.secretsdb_normalize_email(
+            'recipient_email', p_recipient_email, false);
+        v_recipient_phone := public.secretsdb_check_text(
+            'recipient_phone', p_recipient_phone, 32, false);
+        v_share := public.secretsdb_check_text('server_share', p_server_share, 16384, true);
+        v_iv := public.secretsdb_check_text('iv', p_iv, 256, false);
+        v_auth_tag := public.secretsdb_check_text('auth_tag', p_auth_tag, 256, false);
+
+        IF v_recipient_phone IS NOT NULL AND v_recipient_phone !~ '^\+?[0-9][0-9 ().-]{2,31}$' THEN
+            PERFORM public.secretsdb_invalid_input(
+                'recipient_phone',
+                format('recipient_phone must be digits with an optional leading +, got %L',
+                    v_recipient_phone));
+        END IF;
+
+        IF p_contact_method IS NULL OR p_contact_method NOT IN ('email', 'phone', 'both') THEN
+            PERFORM public.secretsdb_invalid_input(
+                'contact_method',
+                format('contact_method must be one of email, phone, both, got %L',
+                    p_contact_method));
+        END IF;
+        v_method := p_contact_method::public.contact_method;
+
+        IF v_method IN ('email', 'both') AND v_recipient_email IS NULL THEN
+            PERFORM public.secretsdb_invalid_input(
+                'recipient_email',
+                format('recipient_email is required when contact_method is %s', v_method));
+        END IF;
+        IF v_method IN ('phone', 'both') AND v_recipient_phone IS NULL THEN
+            PERFORM public.secretsdb_invalid_input(
+                'recipient_phone',
+                format('recipient_phone is required when contact_method is %s', v_method));
+        END IF;
+
+        IF p_check_in_days IS NULL OR p_check_in_days NOT BETWEEN 2 AND 3650 THEN
+            PERFORM public.secretsdb_invalid_input(
+                'check_in_days',
+                format('check_in_days must be 2..3650, got %s',
+                    coalesce(p_check_in_days::text, 'null')));
+        END IF;
+        IF p_sss_shares_total IS NULL OR p_sss_shares_total NOT BETWEEN 2 AND 10 THEN
+            PERFORM public.secretsdb_invalid_input(
+                'sss_shares_total',
+                format('sss_shares_total must be 2..10, got %s',
+                    coalesce(p_sss_shares_total::text, 'null')));
+        END IF;
+        IF p_sss_threshold IS NULL OR p_sss_threshold NOT BETWEEN 2 AND p_sss_shares_total THEN
+            PERFORM public.secretsdb_invalid_input(
+                'sss_threshold',
+                format('sss_threshold must be 2..sss_shares_total (%s), got %s',
+                    p_sss_shares_total, coalesce(p_sss_threshold::text, 'null')));
+        END IF;
     END IF;
     v_method := p_contact_method::public.contact_method;
 
-    IF v_method IN ('email', 'both') AND v_recipient_email IS NULL THEN
-        PERFORM public.secretsdb_invalid_input(
-            'recipient_email',
-            format('recipient_email is required when contact_method is %s', v_method));
+    -- A user who exists and needs nothing filled in costs one read here; anyone else goes
+    -- through ensure_user, which also raises for claims the check above refused.
+    IF v_fast THEN
+        v_user_id := public.secretsdb_settled_user(
+            p_user_id, p_name, p_image, p_email_verified);
+        v_outcome := 'existing';
     END IF;
-    IF v_method IN ('phone', 'both') AND v_recipient_phone IS NULL THEN
-        PERFORM public.secretsdb_invalid_input(
-            'recipient_phone',
-            format('recipient_phone is required when contact_method is %s', v_method));
+    IF v_user_id IS NULL THEN
+        SELECT e.user_id, e.outcome
+        INTO v_user_id, v_outcome
+        FROM public.ensure_user(
+            p_user_id => p_user_id,
+            p_email => p_email,
+            p_name => p_name,
+            p_image => p_image,
+            p_email_verified => p_email_verified,
+            p_provider => p_provider,
+            p_link_verified_email => p_link_verified_email
+        ) e;
     END IF;
-
-    IF p_check_in_days IS NULL OR p_check_in_days NOT BETWEEN 2 AND 3650 THEN
-        PERFORM public.secretsdb_invalid_input(
-            'check_in_days',
-            format('check_in_days must be 2..3650, got %s',
-                coalesce(p_check_in_days::text, 'null')));
-    END IF;
-    IF p_sss_shares_total IS NULL OR p_sss_shares_total NOT BETWEEN 2 AND 10 THEN
-        PERFORM public.secretsdb_invalid_input(
-            'sss_shares_total',
-            format('sss_shares_total must be 2..10, got %s',
-                coalesce(p_sss_shares_total::text, 'null')));
-    END IF;
-    IF p_sss_threshold IS NULL OR p_sss_threshold NOT BETWEEN 2 AND p_sss_shares_total THEN
-        PERFORM public.secretsdb_invalid_input(
-            'sss_threshold',
-            format('sss_threshold must be 2..sss_shares_total (%s), got %s',
-                p_sss_shares_total, coalesce(p_sss_threshold::text, 'null')));
-    END IF;
-
-    SELECT e.user_id, e.outcome
-    INTO v_user_id, v_outcome
-    FROM public.ensure_user(
-        p_user_id => p_user_id,
-        p_email => p_email,
-        p_name => p_name,
-        p_image => p_image,
-        p_email_verified => p_email_verified,
-        p_provider => p_provider,
-        p_link_verified_email => p_link_verified_email
-    ) e;
 
     INSERT INTO public.secrets AS s (
         user_id,
@@ -395,17 +488,25 @@ BEGIN
     END IF;
     v_secret_id := p_secret_id::uuid;
 
-    SELECT e.user_id, e.outcome
-    INTO v_user_id, v_outcome
-    FROM public.ensure_user(
-        p_user_id => p_user_id,
-        p_email => p_email,
-        p_name => p_name,
-        p_image => p_image,
-        p_email_verified => p_email_verified,
-        p_provider => p_provider,
-        p_link_verified_email => p_link_verified_email
-    ) e;
+    -- As in create_secret: a settled user costs one read, anyone else ensure_user.
+    IF public.secretsdb_claims_ok(p_user_id, p_email, p_name, p_image, p_provider) THEN
+        v_user_id := public.secretsdb_settled_user(
+            p_user_id, p_name, p_image, p_email_verified);
+        v_outcome := 'existing';
+    END IF;
+    IF v_user_id IS NULL THEN
+        SELECT e.user_id, e.outcome
+        INTO v_user_id, v_outcome
+        FROM public.ensure_user(
+            p_user_id => p_user_id,
+            p_email => p_email,
+            p_name => p_name,
+            p_image => p_image,
+            p_email_verified => p_email_verified,
+            p_provider => p_provider,
+            p_link_verified_email => p_link_verified_email
+        ) e;
+    END IF;
 
     SELECT s.status
     INTO v_status
@@ -449,6 +550,7 @@ DROP PROCEDURE public.create_secret(
     text, text, text, text, text, text, text, text, integer, text, text, integer, integer,
     text, text, boolean, text, boolean, uuid, text, text, timestamptz);
 DROP FUNCTION public.schema_version();
+DROP FUNCTION public.secretsdb_settled_user(text, text, text, boolean);
 DROP FUNCTION public.user_exists(text);
 DROP FUNCTION public.resolve_user_id(text);
 DROP FUNCTION public.ensure_user(text, text, text, text, boolean, text, boolean);
