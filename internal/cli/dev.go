@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/spf13/cobra"
 
 	"github.com/secretsdb/secretsdb/internal/devpg"
@@ -40,9 +39,11 @@ The database is, in this order: the one DATABASE_URL (or --database-url, or PGHO
 ...) names, when a server answers there; else an embedded PostgreSQL kept under the user's
 cache folder (binaries downloaded once, or taken from --pg-binaries without any download);
 else, when the embedded server cannot run (as root), a database named secretsdb_dev on the
-server the libpq defaults reach. Migrations are applied, the API starts with a fresh dev
-session secret, and a ready curl command that creates a secret is printed. Ctrl-C stops
-everything and keeps the data for next time; --reset starts empty.`,
+server the libpq defaults reach (the local socket, as the OS user), which dev creates and
+marks as its own: it never uses or resets a database of that name it did not create.
+Migrations are applied, the API starts with a fresh dev session secret, and a ready curl
+command that creates a secret is printed. Ctrl-C stops everything and keeps the data for
+next time; --reset starts empty.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return dev(cmd.Context(), g, o)
@@ -155,7 +156,7 @@ func devDatabaseConn(ctx context.Context, g *globals, o devOptions) (*pgx.ConnCo
 
 	// As root no embedded server can run; the local server libpq's defaults reach is the
 	// next best thing, in a database of dev's own.
-	cfg, lerr := localDevDatabase(ctx, o.reset)
+	cfg, lerr := localDevDatabase(ctx, devDatabase, o.reset)
 	if lerr != nil {
 		return nil, nil, fmt.Errorf("%w; the local server did not serve either: %w", err, lerr)
 	}
@@ -164,9 +165,9 @@ func devDatabaseConn(ctx context.Context, g *globals, o devOptions) (*pgx.ConnCo
 	return cfg, noop, nil
 }
 
-// localDevDatabase creates (or, with reset, recreates) secretsdb_dev on the server the
+// localDevDatabase creates (or, with reset, recreates) the database name on the server the
 // libpq defaults reach, and returns its settings.
-func localDevDatabase(ctx context.Context, reset bool) (*pgx.ConnConfig, error) {
+func localDevDatabase(ctx context.Context, name string, reset bool) (*pgx.ConnConfig, error) {
 	admin, err := pgx.ParseConfig("")
 	if err != nil {
 		return nil, err
@@ -177,22 +178,49 @@ func localDevDatabase(ctx context.Context, reset bool) (*pgx.ConnConfig, error) 
 	}
 	defer conn.Close(ctx)
 
-	// Identifiers cannot be query parameters, so these two statements are built here; the
-	// name is a constant.
-	ident := pgx.Identifier{devDatabase}.Sanitize()
-	if reset {
-		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)"); err != nil {
+	// dev uses, and --reset drops, only a database it made itself: it marks the ones it
+	// creates with devMarker, and refuses one of the same name made by anybody else.
+	var comment *string
+	err = conn.QueryRow(ctx, "SELECT shobj_description(oid, 'pg_database') "+
+		"FROM pg_database WHERE datname = $1", name).Scan(&comment)
+	exists := err == nil
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return nil, err
+	}
+	if exists && (comment == nil || *comment != devMarker) {
+		return nil, fmt.Errorf("database %s exists on %s but secretsdb dev did not create it, "+
+			"so dev leaves it alone; set DATABASE_URL to the database dev should use",
+			name, describe(admin))
+	}
+
+	// Identifiers cannot be query parameters, so these statements are built here; the name
+	// is a constant.
+	ident := pgx.Identifier{name}.Sanitize()
+	if exists && reset {
+		if _, err := conn.Exec(ctx, "DROP DATABASE "+ident+" WITH (FORCE)"); err != nil {
+			return nil, err
+		}
+		exists = false
+	}
+	if !exists {
+		if _, err := conn.Exec(ctx, "CREATE DATABASE "+ident); err != nil {
+			return nil, err
+		}
+		stmt := "COMMENT ON DATABASE " + ident + " IS " + quoteLiteral(devMarker)
+		if _, err := conn.Exec(ctx, stmt); err != nil {
 			return nil, err
 		}
 	}
-	_, err = conn.Exec(ctx, "CREATE DATABASE "+ident)
-	var pe *pgconn.PgError
-	if err != nil && (!errors.As(err, &pe) || pe.Code != "42P04") { // duplicate_database
-		return nil, err
-	}
 	cfg := admin.Copy()
-	cfg.Database = devDatabase
+	cfg.Database = name
 	return cfg, nil
+}
+
+// devMarker is the comment on a database secretsdb dev created, and so may reset.
+const devMarker = "created by secretsdb dev; secretsdb dev --reset drops and recreates it"
+
+func quoteLiteral(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
 
 func ping(ctx context.Context, cfg *pgx.ConnConfig) error {
