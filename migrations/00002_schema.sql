@@ -19,10 +19,17 @@ CREATE TABLE public.users (
     CONSTRAINT users_pkey PRIMARY KEY (id),
     CONSTRAINT users_email_key UNIQUE (email),
     CONSTRAINT users_id_length CHECK (char_length(id) BETWEEN 1 AND 255),
-    CONSTRAINT users_id_no_control CHECK (id !~ '[[:cntrl:]]'),
+    -- Control characters, and the invisible spaces and format marks (U+00A0, U+200B,
+    -- U+202E, ...) that would make two ids or emails look alike.
+    CONSTRAINT users_id_no_control CHECK (
+        id !~ '[[:cntrl:]]'
+        AND id !~ '[\u00a0\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u2064\u2066-\u206f\u3000\ufeff]'
+    ),
     CONSTRAINT users_email_normalised CHECK (email = lower(btrim(email, E' \t\n\r\f\x0B'))),
     CONSTRAINT users_email_format CHECK (
-        char_length(email) <= 254 AND email ~ '^[^@[:space:][:cntrl:]]+@[^@[:space:][:cntrl:]]+$'
+        char_length(email) <= 254
+        AND email ~ '^[^@[:space:][:cntrl:]]+@[^@[:space:][:cntrl:]]+$'
+        AND email !~ '[\u00a0\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u2064\u2066-\u206f\u3000\ufeff]'
     ),
     CONSTRAINT users_name_length CHECK (char_length(name) BETWEEN 1 AND 256),
     CONSTRAINT users_image_length CHECK (char_length(image) BETWEEN 1 AND 2048)
@@ -40,7 +47,10 @@ CREATE TABLE public.accounts (
     CONSTRAINT accounts_provider_account_id_length
         CHECK (char_length(provider_account_id) BETWEEN 1 AND 255),
     CONSTRAINT accounts_provider_account_id_no_control
-        CHECK (provider_account_id !~ '[[:cntrl:]]')
+        CHECK (
+            provider_account_id !~ '[[:cntrl:]]'
+            AND provider_account_id !~ '[\u00a0\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u2064\u2066-\u206f\u3000\ufeff]'
+        )
 );
 
 -- ensure_user looks accounts up by provider_account_id alone when no provider is given.

@@ -93,6 +93,15 @@ BEGIN
             format('%s must be an address of the form name@domain, got %L', p_field, v_email));
     END IF;
 
+    -- Invisible spaces and format marks (U+00A0, U+200B, ...) would make one address
+    -- two users, and a recipient address no mail server knows.
+    IF v_email ~ '[\u00a0\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u2064\u2066-\u206f\u3000\ufeff]' THEN
+        PERFORM public.secretsdb_invalid_input(
+            p_field,
+            format('%s must not contain invisible or formatting characters such as U+00A0 '
+                'or U+200B', p_field));
+    END IF;
+
     RETURN v_email;
 END
 $$;
@@ -125,6 +134,7 @@ BEGIN
             AND btrim(p_user_id, E' \t\n\r\f\x0B') <> ''
             AND char_length(v_email) <= 254
             AND v_email ~ '^[^@[:space:][:cntrl:]]+@[^@[:space:][:cntrl:]]+$'
+            AND concat(v_email, p_user_id) !~ '[\u00a0\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u2064\u2066-\u206f\u3000\ufeff]'
             AND coalesce(char_length(p_name), 0) <= 256
             AND coalesce(char_length(p_image), 0) <= 2048
             AND coalesce(char_length(p_provider), 0) <= 64

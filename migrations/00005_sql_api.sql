@@ -57,6 +57,12 @@ BEGIN
         v_provider := CASE WHEN btrim(p_provider, c_space) <> '' THEN p_provider END;
     ELSE
         PERFORM public.secretsdb_check_text('user_id', p_user_id, 255, true);
+        IF p_user_id ~ '[\u00a0\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u2064\u2066-\u206f\u3000\ufeff]' THEN
+            PERFORM public.secretsdb_invalid_input(
+                'user_id',
+                'user_id must not contain invisible or formatting characters such as U+00A0 '
+                    'or U+200B');
+        END IF;
         v_email := public.secretsdb_normalize_email('email', p_email, true);
         v_name := public.secretsdb_check_text('name', p_name, 256, false);
         v_image := public.secretsdb_check_text('image', p_image, 2048, false);
@@ -316,7 +322,9 @@ BEGIN
                 AND btrim(p_server_share, c_space) <> ''
                 AND coalesce(char_length(v_recipient_email), 0) <= 254
                 AND coalesce(
-                    v_recipient_email ~ '^[^@[:space:][:cntrl:]]+@[^@[:space:][:cntrl:]]+$', true)
+                    v_recipient_email ~ '^[^@[:space:][:cntrl:]]+@[^@[:space:][:cntrl:]]+$'
+                        AND v_recipient_email !~ '[\u00a0\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u2064\u2066-\u206f\u3000\ufeff]',
+                    true)
                 AND coalesce(char_length(v_recipient_phone), 0) <= 32
                 AND coalesce(v_recipient_phone ~ '^\+?[0-9][0-9 ().-]{2,31}$', true)
                 AND coalesce(char_length(v_iv), 0) <= 256
@@ -373,19 +381,19 @@ BEGIN
             PERFORM public.secretsdb_invalid_input(
                 'check_in_days',
                 format('check_in_days must be 2..3650, got %s',
-                    coalesce(p_check_in_days::text, 'null')));
+                    coalesce(p_check_in_days::text, 'NULL')));
         END IF;
         IF p_sss_shares_total IS NULL OR p_sss_shares_total NOT BETWEEN 2 AND 10 THEN
             PERFORM public.secretsdb_invalid_input(
                 'sss_shares_total',
                 format('sss_shares_total must be 2..10, got %s',
-                    coalesce(p_sss_shares_total::text, 'null')));
+                    coalesce(p_sss_shares_total::text, 'NULL')));
         END IF;
         IF p_sss_threshold IS NULL OR p_sss_threshold NOT BETWEEN 2 AND p_sss_shares_total THEN
             PERFORM public.secretsdb_invalid_input(
                 'sss_threshold',
                 format('sss_threshold must be 2..sss_shares_total (%s), got %s',
-                    p_sss_shares_total, coalesce(p_sss_threshold::text, 'null')));
+                    p_sss_shares_total, coalesce(p_sss_threshold::text, 'NULL')));
         END IF;
     END IF;
     v_method := p_contact_method::public.contact_method;

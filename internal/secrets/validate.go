@@ -31,6 +31,10 @@ const (
 
 var (
 	emailPattern = regexp.MustCompile(`^[^@\s\p{Cc}]+@[^@\s\p{Cc}]+$`)
+	// invisible matches the spaces and format marks (U+00A0, U+200B, U+202E, ...) that
+	// would make two ids or emails look alike; the SQL side refuses the same set.
+	invisible = regexp.MustCompile(
+		"[\u00a0\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u2064\u2066-\u206f\u3000\ufeff]")
 	phonePattern = regexp.MustCompile(`^\+?[0-9][0-9 ().-]{2,31}$`)
 	uuidPattern  = regexp.MustCompile(
 		`^(?i)[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$`)
@@ -83,6 +87,10 @@ func normalizeEmail(field, value string, required bool) (*string, error) {
 	if !emailPattern.MatchString(email) {
 		return nil, invalid(field, "must be an address of the form name@domain, got %q", email)
 	}
+	if invisible.MatchString(email) {
+		return nil, invalid(field,
+			"must not contain invisible or formatting characters such as U+00A0 or U+200B")
+	}
 	return &email, nil
 }
 
@@ -90,6 +98,10 @@ func normalizeEmail(field, value string, required bool) (*string, error) {
 func validateSession(s Session) error {
 	if _, err := checkText("user_id", s.UserID, MaxUserIDLen, true); err != nil {
 		return err
+	}
+	if invisible.MatchString(s.UserID) {
+		return invalid("user_id",
+			"must not contain invisible or formatting characters such as U+00A0 or U+200B")
 	}
 	if _, err := normalizeEmail("email", s.Email, true); err != nil {
 		return err

@@ -109,6 +109,13 @@ func TestValidationMatchesSQL(t *testing.T) {
 		{"EmailBlank", func(s *Session, _ *NewSecret) { s.Email = " \n" }},
 		{"EmailMixedCase", func(s *Session, _ *NewSecret) { s.Email = " Jordan.Lee@Example.COM " }},
 		{"EmailNonASCII", func(s *Session, _ *NewSecret) { s.Email = "ÅSA@Exämple.com" }},
+		{"EmailNoBreakSpace", func(s *Session, _ *NewSecret) { s.Email = "r\u00a0x@example.org" }},
+		{"EmailZeroWidth", func(s *Session, _ *NewSecret) { s.Email = "a@c.com\u200b" }},
+		{"UserIDNoBreakSpaces", func(s *Session, _ *NewSecret) { s.UserID = "\u00a0\u3000" }},
+		{"UserIDBidiOverride", func(s *Session, _ *NewSecret) { s.UserID = "ab\u202ecd" }},
+		{"RecipientEmailZeroWidth", func(_ *Session, n *NewSecret) {
+			n.RecipientEmail = "r@example.org\ufeff"
+		}},
 		{"NameBlank", func(s *Session, _ *NewSecret) { s.Name = "   " }},
 		{"NameOverLimit", func(s *Session, _ *NewSecret) { s.Name = long(MaxNameLen + 1) }},
 		{"NameNewline", func(s *Session, _ *NewSecret) { s.Name = "Ada\nLovelace" }},

@@ -131,7 +131,7 @@ SELECT throws_ok(
             p_title => 't', p_recipient_name => 'r', p_recipient_email => 'r@example.com',
             p_server_share => 's', p_check_in_days => NULL)
     $$,
-    'SD001', 'check_in_days must be 2..3650, got null', 'check_in_days NULL is SD001'
+    'SD001', 'check_in_days must be 2..3650, got NULL', 'check_in_days NULL is SD001'
 );
 SELECT lives_ok(
     $$
