@@ -219,38 +219,6 @@ BEGIN ATOMIC
 END;
 -- +goose StatementEnd
 
--- secretsdb_settled_user returns p_user_id when that user exists and ensure_user would
--- change nothing about it (no name, image or verification to fill in), else NULL: the
--- read-only first step of ensure_user, which the procedures try before the full call.
--- +goose StatementBegin
-CREATE FUNCTION public.secretsdb_settled_user(
-    p_user_id text,
-    p_name text,
-    p_image text,
-    p_email_verified boolean
-)
-RETURNS text
-LANGUAGE plpgsql
-STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
--- PL/pgSQL keeps the lookup's plan for the session; a SQL function with SET would be
--- planned again in every transaction.
-BEGIN
-    RETURN (
-        SELECT u.id
-        FROM public.users u
-        WHERE u.id = p_user_id
-            AND (
-                (u.name IS NULL AND btrim(p_name, E' \t\n\r\f\x0B') <> '')
-                OR (u.image IS NULL AND btrim(p_image, E' \t\n\r\f\x0B') <> '')
-                OR (u.email_verified IS NULL AND coalesce(p_email_verified, false))
-            ) IS NOT TRUE
-    );
-END
-$$;
--- +goose StatementEnd
-
 -- create_secret provisions the session's user and stores the secret under the resolved id.
 -- Outputs come back as INOUT parameters; from psql, name the inputs and leave them out.
 -- +goose StatementBegin
@@ -297,8 +265,10 @@ DECLARE
     v_secret_id uuid;
     v_next timestamptz;
     v_fast boolean;
+    v_email text;
     c_space constant text := E' \t\n\r\f\x0B';
 BEGIN
+    v_email := lower(btrim(p_email, c_space));
     v_title := p_title;
     v_recipient_name := p_recipient_name;
     v_share := p_server_share;
@@ -312,7 +282,20 @@ BEGIN
     -- One expression checks every rule of the field-by-field checks below, which run only
     -- when it fails, to raise the first failure with its field and limit. On the hot path
     -- that saves a dozen helper calls, each dearer than the rule it checks.
-    v_fast := public.secretsdb_claims_ok(p_user_id, p_email, p_name, p_image, p_provider)
+    v_fast := coalesce(
+            -- The claims, as secretsdb_claims_ok checks them, inlined: the call would
+            -- cost more than the checks.
+            char_length(p_user_id) BETWEEN 1 AND 255
+                AND btrim(p_user_id, c_space) <> ''
+                AND char_length(v_email) <= 254
+                AND v_email ~ '^[^@[:space:][:cntrl:]]+@[^@[:space:][:cntrl:]]+$'
+                AND concat(v_email, p_user_id) !~ '[\u00a0\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u2064\u2066-\u206f\u3000\ufeff]'
+                AND coalesce(char_length(p_name), 0) <= 256
+                AND coalesce(char_length(p_image), 0) <= 2048
+                AND coalesce(char_length(p_provider), 0) <= 64
+                AND concat(p_user_id, p_name, p_image, p_provider) !~ '[[:cntrl:]]',
+            false
+        )
         AND coalesce(
             char_length(p_title) <= 256
                 AND btrim(p_title, c_space) <> ''
@@ -398,11 +381,19 @@ BEGIN
     END IF;
     v_method := p_contact_method::public.contact_method;
 
-    -- A user who exists and needs nothing filled in costs one read here; anyone else goes
-    -- through ensure_user, which also raises for claims the check above refused.
+    -- A user who exists and has nothing to fill in (ensure_user's read-only first step)
+    -- costs one read here; anyone else goes through ensure_user, which also raises for
+    -- claims the check above refused.
     IF v_fast THEN
-        v_user_id := public.secretsdb_settled_user(
-            p_user_id, p_name, p_image, p_email_verified);
+        SELECT u.id
+        INTO v_user_id
+        FROM public.users u
+        WHERE u.id = p_user_id
+            AND (
+                (u.name IS NULL AND btrim(p_name, c_space) <> '')
+                OR (u.image IS NULL AND btrim(p_image, c_space) <> '')
+                OR (u.email_verified IS NULL AND coalesce(p_email_verified, false))
+            ) IS NOT TRUE;
         v_outcome := 'existing';
     END IF;
     IF v_user_id IS NULL THEN
@@ -487,6 +478,8 @@ DECLARE
     v_status public.secret_status;
     v_checked_in_at timestamptz;
     v_next timestamptz;
+    v_email text;
+    c_space constant text := E' \t\n\r\f\x0B';
 BEGIN
     IF p_secret_id IS NULL
         OR p_secret_id !~* '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$' THEN
@@ -497,9 +490,30 @@ BEGIN
     v_secret_id := p_secret_id::uuid;
 
     -- As in create_secret: a settled user costs one read, anyone else ensure_user.
-    IF public.secretsdb_claims_ok(p_user_id, p_email, p_name, p_image, p_provider) THEN
-        v_user_id := public.secretsdb_settled_user(
-            p_user_id, p_name, p_image, p_email_verified);
+    v_email := lower(btrim(p_email, c_space));
+    IF coalesce(
+            -- The claims, as secretsdb_claims_ok checks them, inlined: the call would
+            -- cost more than the checks.
+            char_length(p_user_id) BETWEEN 1 AND 255
+                AND btrim(p_user_id, c_space) <> ''
+                AND char_length(v_email) <= 254
+                AND v_email ~ '^[^@[:space:][:cntrl:]]+@[^@[:space:][:cntrl:]]+$'
+                AND concat(v_email, p_user_id) !~ '[\u00a0\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u2064\u2066-\u206f\u3000\ufeff]'
+                AND coalesce(char_length(p_name), 0) <= 256
+                AND coalesce(char_length(p_image), 0) <= 2048
+                AND coalesce(char_length(p_provider), 0) <= 64
+                AND concat(p_user_id, p_name, p_image, p_provider) !~ '[[:cntrl:]]',
+            false
+        ) THEN
+        SELECT u.id
+        INTO v_user_id
+        FROM public.users u
+        WHERE u.id = p_user_id
+            AND (
+                (u.name IS NULL AND btrim(p_name, c_space) <> '')
+                OR (u.image IS NULL AND btrim(p_image, c_space) <> '')
+                OR (u.email_verified IS NULL AND coalesce(p_email_verified, false))
+            ) IS NOT TRUE;
         v_outcome := 'existing';
     END IF;
     IF v_user_id IS NULL THEN
@@ -558,7 +572,6 @@ DROP PROCEDURE public.create_secret(
     text, text, text, text, text, text, text, text, integer, text, text, integer, integer,
     text, text, boolean, text, boolean, uuid, text, text, timestamptz);
 DROP FUNCTION public.schema_version();
-DROP FUNCTION public.secretsdb_settled_user(text, text, text, boolean);
 DROP FUNCTION public.user_exists(text);
 DROP FUNCTION public.resolve_user_id(text);
 DROP FUNCTION public.ensure_user(text, text, text, text, boolean, text, boolean);

@@ -8,7 +8,6 @@ REVOKE EXECUTE ON FUNCTION public.secretsdb_invalid_input(text, text) FROM PUBLI
 REVOKE EXECUTE ON FUNCTION public.secretsdb_check_text(text, text, integer, boolean) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION public.secretsdb_normalize_email(text, text, boolean) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION public.secretsdb_claims_ok(text, text, text, text, text) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION public.secretsdb_settled_user(text, text, text, boolean) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION public.secretsdb_next_check_in(timestamptz, integer) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION public.secretsdb_touch_updated_at() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION public.secretsdb_users_normalise() FROM PUBLIC;
