@@ -232,7 +232,7 @@ func TestHTTPPoolOfOneConnection(t *testing.T) {
 			t.Fatalf("releasing the lock: %v", err)
 		}
 
-		requireError(t, resp, http.StatusServiceUnavailable, "unavailable", "")
+		requireError(t, resp, http.StatusServiceUnavailable, "timeout", "")
 		if resp.Took > noHang {
 			t.Fatalf("a check-in behind a lock answered after %s, over the %s bound",
 				resp.Took, noHang)

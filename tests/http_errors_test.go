@@ -87,7 +87,7 @@ func TestHTTPErrorResponses(t *testing.T) {
 			http.StatusNotFound, "not_found", ""},
 		{"WrongMethod", apiRequest{Method: http.MethodDelete, Path: "/api/secrets",
 			Cookies: cookies},
-			http.StatusNotFound, "not_found", ""},
+			http.StatusMethodNotAllowed, "method_not_allowed", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -97,6 +97,53 @@ func TestHTTPErrorResponses(t *testing.T) {
 			requireNoRows(t, api.DB)
 		})
 	}
+}
+
+// A method a known path does not take is a 405 naming the methods it does, in the error
+// shape, whether or not a session comes with it; it never reads as a wrong URL (404).
+func TestHTTPMethodNotAllowed(t *testing.T) {
+	t.Parallel()
+	api := newAPI(t, apiConfig{})
+	cookies := mintCookies(t, sessionClaims("method-user", "method@example.com"))
+	secret := requireCreated(t, api.createSecret(t, cookies, secretBody()))
+	before := rowCounts(t, api.DB)
+	paths := []struct {
+		path  string
+		allow string
+	}{
+		{"/api/secrets", "GET, HEAD, POST"},
+		{"/api/secrets/" + secret.ID, "GET, HEAD"},
+		{"/api/secrets/" + secret.ID + "/check-in", "POST"},
+		{"/healthz", "GET, HEAD"},
+		{"/readyz", "GET, HEAD"},
+	}
+	methods := []string{http.MethodPut, http.MethodDelete, http.MethodPatch}
+
+	for _, p := range paths {
+		for _, method := range methods {
+			for _, signedIn := range []bool{true, false} {
+				req := apiRequest{Method: method, Path: p.path, Body: mustJSON(t, secretBody())}
+				if signedIn {
+					req.Cookies = cookies
+				}
+
+				resp := api.mustDo(t, req)
+
+				e := requireError(t, resp, http.StatusMethodNotAllowed, "method_not_allowed", "")
+				if got := resp.Header.Get("Allow"); got != p.allow {
+					t.Fatalf("%s %s: Allow = %q, want %q", method, p.path, got, p.allow)
+				}
+				if !strings.Contains(e.Error.Message, p.allow) {
+					t.Fatalf("%s %s: message %q does not name %s", method, p.path,
+						e.Error.Message, p.allow)
+				}
+			}
+		}
+	}
+	wrongVerb := api.mustDo(t, apiRequest{Method: http.MethodGet,
+		Path: "/api/secrets/" + secret.ID + "/check-in", Cookies: cookies})
+	requireError(t, wrongVerb, http.StatusMethodNotAllowed, "method_not_allowed", "")
+	requireRowCounts(t, api.DB, before)
 }
 
 // C06 under the default policy: a second id with a taken email is a 409 that leaves the

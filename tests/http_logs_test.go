@@ -3,9 +3,14 @@ package tests
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/secretsdb/secretsdb/internal/secrets"
+	"github.com/secretsdb/secretsdb/internal/testdb"
 )
 
 // One line per request with its id, route, status and duration; an Info line when a user
@@ -100,6 +105,43 @@ func TestHTTPRequestLogs(t *testing.T) {
 		if strings.Contains(logs, secret) {
 			t.Fatalf("the log holds the %s: %s", what, logs)
 		}
+	}
+}
+
+// A 503 for a saturated pool is logged with an error that reads once: no sentinel said
+// twice and no empty SQLSTATE.
+func TestHTTPUnavailableLogReadsOnce(t *testing.T) {
+	t.Parallel()
+	db := testdb.New(t)
+	pool := sizedPool(t, db, 1)
+	api := newAPIOn(t, db, pool, apiConfig{
+		Service: secrets.Options{AcquireTimeout: 100 * time.Millisecond},
+	})
+	held, err := pool.Acquire(apiCtx(t))
+	if err != nil {
+		t.Fatalf("taking the pool's only connection: %v", err)
+	}
+	t.Cleanup(held.Release)
+	cookies := mintCookies(t, sessionClaims("busy-user", "busy@example.com"))
+
+	resp := api.createSecret(t, cookies, secretBody())
+
+	e := requireError(t, resp, http.StatusServiceUnavailable, "unavailable", "")
+	api.Srv.Close()
+	var logged []string
+	for _, l := range parseLogLines(t, api.Logs.String()) {
+		if l["request_id"] == e.Error.RequestID && l["err"] != nil {
+			logged = append(logged, fmt.Sprint(l["err"]))
+		}
+	}
+	if len(logged) != 1 {
+		t.Fatalf("%d log lines with an err for request %s, want 1: %s", len(logged),
+			e.Error.RequestID, api.Logs.String())
+	}
+	if n := strings.Count(logged[0], secrets.ErrUnavailable.Error()); n != 1 ||
+		strings.Contains(logged[0], "SQLSTATE") {
+		t.Fatalf("logged err %q: %q %d times, want once and no SQLSTATE", logged[0],
+			secrets.ErrUnavailable, n)
 	}
 }
 

@@ -262,14 +262,16 @@ func TestHTTPHealthAndReadiness(t *testing.T) {
 	}
 	t.Cleanup(unreachable.Close)
 	cases := []struct {
-		name  string
-		cfg   apiConfig
-		ready int
+		name   string
+		cfg    apiConfig
+		ready  int
+		reason string
 	}{
-		{"Current", apiConfig{SchemaVersion: latest}, http.StatusOK},
-		{"SchemaBehind", apiConfig{SchemaVersion: latest + 1}, http.StatusServiceUnavailable},
+		{"Current", apiConfig{SchemaVersion: latest}, http.StatusOK, ""},
+		{"SchemaBehind", apiConfig{SchemaVersion: latest + 1}, http.StatusServiceUnavailable,
+			"the database schema is behind this binary; run secretsdb migrate up"},
 		{"DatabaseDown", apiConfig{SchemaVersion: latest, Pool: unreachable},
-			http.StatusServiceUnavailable},
+			http.StatusServiceUnavailable, "the database cannot be reached"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -288,10 +290,14 @@ func TestHTTPHealthAndReadiness(t *testing.T) {
 			}
 			var body struct {
 				Status        string `json:"status"`
+				Reason        string `json:"reason"`
 				SchemaVersion int64  `json:"schema_version"`
 			}
 			if err := json.Unmarshal(ready.Body, &body); err != nil {
 				t.Fatalf("/readyz body %s: %v", ready.Body, err)
+			}
+			if body.Reason != tc.reason {
+				t.Fatalf("/readyz reason = %q, want %q", body.Reason, tc.reason)
 			}
 			if tc.ready == http.StatusOK && (body.Status != "ok" || body.SchemaVersion != latest) {
 				t.Fatalf("/readyz body %s, want ok at version %d", ready.Body, latest)

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -82,6 +83,26 @@ func (h *Handler) serviceError(w http.ResponseWriter, r *http.Request, err error
 		}
 		writeError(w, r, http.StatusUnprocessableEntity, "rejected",
 			"the database refused this change; it may be temporarily disabled", "")
+	case errors.Is(err, secrets.ErrNotMigrated):
+		attrs := []any{"request_id", requestID(r), "err", err}
+		if errors.As(err, &de) {
+			attrs = append(attrs, "sqlstate", de.Code)
+		}
+		h.cfg.Logger.WarnContext(r.Context(), "database not migrated; run secretsdb migrate up",
+			attrs...)
+		writeError(w, r, http.StatusServiceUnavailable, "not_migrated",
+			"the service's database has no secretsdb schema, or an older one; "+
+				"secretsdb migrate up must run first", "")
+	case errors.Is(r.Context().Err(), context.DeadlineExceeded):
+		// The request's own deadline ended the wait (a row lock, a slow statement, a
+		// busy pool): say so, and which limit, rather than blame the database.
+		h.cfg.Logger.WarnContext(r.Context(), "request timed out",
+			"request_id", requestID(r), "request_timeout", h.cfg.RequestTimeout.String(),
+			"err", err)
+		w.Header().Set("Retry-After", "1")
+		writeError(w, r, http.StatusServiceUnavailable, "timeout",
+			fmt.Sprintf("the request did not finish within the %s limit; retry shortly",
+				h.cfg.RequestTimeout), "")
 	case errors.Is(err, secrets.ErrUnavailable), errors.Is(err, r.Context().Err()):
 		h.cfg.Logger.WarnContext(r.Context(), "database unavailable",
 			"request_id", requestID(r), "err", err)

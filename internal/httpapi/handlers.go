@@ -2,14 +2,9 @@ package httpapi
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"time"
-	"unicode/utf8"
 
 	"github.com/secretsdb/secretsdb/internal/secrets"
 )
@@ -169,9 +164,23 @@ func (h *Handler) healthz(w http.ResponseWriter, _ *http.Request) {
 func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
 	v, err := h.cfg.Service.SchemaVersion(r.Context())
 	if err != nil {
-		h.cfg.Logger.WarnContext(r.Context(), "not ready", "request_id", requestID(r), "err", err)
+		var reason string
+		switch {
+		case errors.Is(err, secrets.ErrNotMigrated):
+			// schema_version() arrived with migration 5: a database without it answers,
+			// but is empty or older than that.
+			reason = "the database has no secretsdb schema, or an older one; " +
+				"run secretsdb migrate up"
+		case errors.Is(err, secrets.ErrUnavailable), r.Context().Err() != nil:
+			reason = "the database cannot be reached"
+		default:
+			// A role without EXECUTE on schema_version(), say: reachable, yet not ready.
+			reason = "the database refused to report its schema version; see the log"
+		}
+		h.cfg.Logger.WarnContext(r.Context(), "not ready", "request_id", requestID(r),
+			"reason", reason, "err", err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{
-			"status": "unavailable", "reason": "the database cannot be reached",
+			"status": "unavailable", "reason": reason,
 		})
 		return
 	}
@@ -202,96 +211,6 @@ func (h *Handler) session(w http.ResponseWriter, r *http.Request) (secrets.Sessi
 		Image:         c.Picture,
 		EmailVerified: c.EmailVerified,
 	}, true
-}
-
-// decodeBody reads a JSON object into v. It answers 415 for another content type, 413
-// past MaxBodyBytes, and 400 naming the field for invalid UTF-8, a wrong JSON type (a
-// number where a string belongs) or an unknown field.
-func (h *Handler) decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
-		writeError(w, r, http.StatusUnsupportedMediaType, "unsupported_media_type",
-			"send the body as Content-Type: application/json", "")
-		return false
-	}
-
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeError(w, r, http.StatusRequestEntityTooLarge, "body_too_large",
-				fmt.Sprintf("the body must be at most %d bytes", MaxBodyBytes), "")
-			return false
-		}
-		writeError(w, r, http.StatusBadRequest, "invalid_body", "the body could not be read", "")
-		return false
-	}
-
-	// encoding/json would quietly turn invalid UTF-8 into U+FFFD; refuse it instead, and
-	// name the field it is in when the body is otherwise an object.
-	if !utf8.Valid(body) {
-		writeError(w, r, http.StatusBadRequest, "invalid_input",
-			"the body must be valid UTF-8", invalidUTF8Field(body))
-		return false
-	}
-
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		msg, field := describeJSONError(err)
-		writeError(w, r, http.StatusBadRequest, "invalid_input", msg, field)
-		return false
-	}
-	if dec.More() {
-		writeError(w, r, http.StatusBadRequest, "invalid_input",
-			"the body must hold exactly one JSON object", "")
-		return false
-	}
-	return true
-}
-
-func describeJSONError(err error) (msg, field string) {
-	var typeErr *json.UnmarshalTypeError
-	var syntaxErr *json.SyntaxError
-	switch {
-	case errors.As(err, &typeErr) && typeErr.Field != "":
-		return fmt.Sprintf("%s must be a %s, got a JSON %s",
-			typeErr.Field, jsonTypeName(typeErr.Type.Kind().String()), typeErr.Value), typeErr.Field
-	case errors.As(err, &syntaxErr):
-		return fmt.Sprintf("the body is not valid JSON (at byte %d)", syntaxErr.Offset), ""
-	case errors.Is(err, io.EOF):
-		return "the body must be a JSON object", ""
-	}
-	const unknown = "json: unknown field "
-	if s := err.Error(); len(s) > len(unknown) && s[:len(unknown)] == unknown {
-		name := s[len(unknown)+1 : len(s)-1]
-		return fmt.Sprintf("unknown field %s", name), name
-	}
-	return "the body must be a JSON object with the documented fields", ""
-}
-
-func jsonTypeName(kind string) string {
-	switch kind {
-	case "string", "ptr":
-		return "string"
-	case "int", "int32", "int64":
-		return "integer"
-	}
-	return kind
-}
-
-// invalidUTF8Field returns the top-level field whose raw value holds invalid UTF-8.
-func invalidUTF8Field(body []byte) string {
-	var raw map[string]json.RawMessage
-	if json.Unmarshal(body, &raw) != nil {
-		return ""
-	}
-	for k, v := range raw {
-		if !utf8.Valid(v) {
-			return k
-		}
-	}
-	return ""
 }
 
 func deref[T any](p *T, def T) T {

@@ -47,7 +47,8 @@ type Config struct {
 	// or the database is touched; a refusal is answered 429 with Retry-After. Nil: no limit.
 	WriteLimiter Limiter
 	// ObserveRequest, when set, is called once per request after its response is written,
-	// with the matched route pattern ("POST /api/secrets", "/" for unknown paths), the
+	// with the matched route pattern ("POST /api/secrets"; the bare path, such as
+	// "/api/secrets", for a method the path does not take; "/" for unknown paths), the
 	// status and the time taken. Metrics hook in here.
 	ObserveRequest func(route string, status int, d time.Duration)
 }
@@ -80,10 +81,32 @@ func New(cfg Config) *Handler {
 	h.mux.HandleFunc("POST /api/secrets/{id}/check-in", h.checkIn)
 	h.mux.HandleFunc("GET /healthz", h.healthz)
 	h.mux.HandleFunc("GET /readyz", h.readyz)
+
+	// Without these, another method on a known path would fall through to "/" and get a
+	// 404 that reads as a wrong URL. A pattern without a method is less specific than the
+	// same path with one, so these only catch the methods the routes above do not take.
+	for path, allow := range map[string]string{
+		"/api/secrets":               "GET, HEAD, POST",
+		"/api/secrets/{id}":          "GET, HEAD",
+		"/api/secrets/{id}/check-in": "POST",
+		"/healthz":                   "GET, HEAD",
+		"/readyz":                    "GET, HEAD",
+	} {
+		h.mux.HandleFunc(path, methodNotAllowed(allow))
+	}
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, "not_found", "no such route", "")
 	})
 	return h
+}
+
+// methodNotAllowed answers 405 with the Allow header RFC 9110 requires.
+func methodNotAllowed(allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		writeError(w, r, http.StatusMethodNotAllowed, "method_not_allowed",
+			"this route accepts only "+allow, "")
+	}
 }
 
 type ctxKey int

@@ -128,7 +128,8 @@ func TestRoutesWithoutDatabase(t *testing.T) {
 	}{
 		{"Healthz", http.MethodGet, "/healthz", http.StatusOK, ""},
 		{"UnknownRoute", http.MethodGet, "/nope", http.StatusNotFound, "not_found"},
-		{"UnknownMethod", http.MethodPut, "/api/secrets", http.StatusNotFound, "not_found"},
+		{"UnknownMethod", http.MethodPut, "/api/secrets",
+			http.StatusMethodNotAllowed, "method_not_allowed"},
 		{"ListAnonymous", http.MethodGet, "/api/secrets",
 			http.StatusUnauthorized, "unauthenticated"},
 		{"CheckInAnonymous", http.MethodPost, "/api/secrets/x/check-in",

@@ -35,6 +35,12 @@ var (
 	// ErrUnavailable: the database could not be reached or answered in time, the pool had
 	// no free connection, or a conflict persisted through every retry. Worth retrying later.
 	ErrUnavailable = errors.New("database unavailable")
+
+	// ErrNotMigrated: the database answers but lacks the routines or tables this binary
+	// calls (SQLSTATE 42883 undefined_function or 42P01 undefined_table), because
+	// secretsdb migrate up has not run on it or it stopped at an older version. Retrying
+	// does not help until the migrations are applied. The error is a *DatabaseError.
+	ErrNotMigrated = errors.New("database has no secretsdb schema, or an older one")
 )
 
 // InputError reports the field that failed validation, in Go or in the SQL routine.
@@ -61,6 +67,9 @@ type DatabaseError struct {
 }
 
 func (e *DatabaseError) Error() string {
+	if e.Code == "" {
+		return fmt.Sprintf("%v: %s", e.Kind, e.Message)
+	}
 	return fmt.Sprintf("%v: %s (SQLSTATE %s)", e.Kind, e.Message, e.Code)
 }
 
@@ -81,6 +90,13 @@ func retryable(err error) bool {
 func mapError(err error) error {
 	if err == nil {
 		return nil
+	}
+	// An error this package already made (a pool that had no connection to give, say)
+	// wraps the driver's error too; mapping it again would nest the message twice.
+	var de *DatabaseError
+	var ie *InputError
+	if errors.As(err, &de) || errors.As(err, &ie) {
+		return err
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
@@ -118,6 +134,10 @@ func mapPgError(pe *pgconn.PgError) error {
 		return &InputError{Field: "", Message: "text must be valid UTF-8 without NUL bytes"}
 	case "40001", "40P01", "53300", "57014", "57P01", "57P02", "57P03":
 		return dbErr(ErrUnavailable)
+	case "42883", "42P01":
+		// The routine or table is not there: the schema was never migrated, or only
+		// partly. A deployment state, not a bug to page about with a 500.
+		return dbErr(ErrNotMigrated)
 	case "P0001", "SD005":
 		// SD005 is the audit trail refusing an UPDATE or DELETE. secretsdb never sends one,
 		// so only a rule added around its tables (a DBA's trigger pruning audit rows on

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -21,7 +23,8 @@ func requireMapped(t *testing.T, err, want error, field, code string) {
 	if want == nil {
 		if errors.Is(err, ErrInvalidInput) || errors.Is(err, ErrEmailInUse) ||
 			errors.Is(err, ErrSecretNotFound) || errors.Is(err, ErrSecretTriggered) ||
-			errors.Is(err, ErrRejected) || errors.Is(err, ErrUnavailable) {
+			errors.Is(err, ErrRejected) || errors.Is(err, ErrUnavailable) ||
+			errors.Is(err, ErrNotMigrated) {
 			t.Fatalf("mapped to a sentinel: %v, want an unexpected error", err)
 		}
 		return
@@ -69,8 +72,9 @@ func TestMapErrorSQLStates(t *testing.T) {
 		{"57014", "", ErrUnavailable},
 		{"57P01", "", ErrUnavailable},
 		{"08006", "", ErrUnavailable},
+		{"42883", "", ErrNotMigrated},
+		{"42P01", "", ErrNotMigrated},
 		{"42501", "", nil},
-		{"42883", "", nil},
 		{"", "", nil},
 		{"X", "", nil},
 	}
@@ -168,6 +172,10 @@ func TestMapErrorFromServer(t *testing.T) {
 		{"InvalidUTF8", `SELECT $1::text`, []any{"a\xff\xfeb"}, ErrInvalidInput, "", ""},
 		{"Canceled", `SET LOCAL statement_timeout = 1; SELECT pg_sleep(1)`, nil,
 			ErrUnavailable, "", "57014"},
+		{"UndefinedFunction", `SELECT public.no_such_routine()`, nil,
+			ErrNotMigrated, "", "42883"},
+		{"UndefinedTable", `SELECT * FROM public.no_such_table`, nil,
+			ErrNotMigrated, "", "42P01"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -178,6 +186,96 @@ func TestMapErrorFromServer(t *testing.T) {
 
 			requireMapped(t, mapError(err), tc.want, tc.field, tc.code)
 		})
+	}
+}
+
+// A database that answers but was never migrated is ErrNotMigrated with the SQLSTATE,
+// from every operation, so the API can tell it from one that cannot be reached.
+func TestServiceOnUnmigratedDatabase(t *testing.T) {
+	t.Parallel()
+	svc := New(testdb.NewEmpty(t).Pool, Options{})
+	sess := Session{UserID: "u", Email: "u@example.com"}
+	secret := NewSecret{Title: "t", RecipientName: "r", RecipientEmail: "r@example.com",
+		ContactMethod: "email", CheckInDays: 30, ServerShare: "s", SharesTotal: 3,
+		Threshold: 2}
+	const id = "6d3f1c2a-9b8e-4f70-a1d2-3c4b5a697887"
+	cases := []struct {
+		name string
+		code string
+		call func(ctx context.Context) error
+	}{
+		{"SchemaVersion", "42883", func(ctx context.Context) error {
+			_, err := svc.SchemaVersion(ctx)
+			return err
+		}},
+		{"CreateSecret", "42883", func(ctx context.Context) error {
+			_, err := svc.CreateSecret(ctx, sess, secret)
+			return err
+		}},
+		{"CheckIn", "42883", func(ctx context.Context) error {
+			_, err := svc.CheckIn(ctx, sess, id)
+			return err
+		}},
+		{"ListSecrets", "42P01", func(ctx context.Context) error {
+			_, err := svc.ListSecrets(ctx, sess)
+			return err
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.call(testCtx(t))
+
+			requireMapped(t, err, ErrNotMigrated, "", tc.code)
+			if errors.Is(err, ErrUnavailable) {
+				t.Fatalf("%v also matches ErrUnavailable", err)
+			}
+		})
+	}
+}
+
+// A *DatabaseError reads once: mapping an error this package already made must not wrap
+// it again, and an error without a SQLSTATE must not print an empty one.
+func TestDatabaseErrorReadsOnce(t *testing.T) {
+	t.Parallel()
+	db := testdb.New(t)
+	cfg, err := pgxpool.ParseConfig(db.URL)
+	if err != nil {
+		t.Fatalf("parsing %s: %v", db.Name, err)
+	}
+	cfg.MaxConns = 1
+	pool, err := pgxpool.NewWithConfig(testCtx(t), cfg)
+	if err != nil {
+		t.Fatalf("pool of one: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	held, err := pool.Acquire(testCtx(t))
+	if err != nil {
+		t.Fatalf("taking the only connection: %v", err)
+	}
+	t.Cleanup(held.Release)
+	svc := New(pool, Options{AcquireTimeout: 50 * time.Millisecond})
+
+	_, err = svc.ListSecrets(testCtx(t), Session{UserID: "u", Email: "u@example.com"})
+
+	var de *DatabaseError
+	if !errors.As(err, &de) || !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("error = %v, want a *DatabaseError matching ErrUnavailable", err)
+	}
+	msg := err.Error()
+	if n := strings.Count(msg, ErrUnavailable.Error()); n != 1 {
+		t.Fatalf("error %q says %q %d times, want once", msg, ErrUnavailable, n)
+	}
+	if strings.Contains(msg, "SQLSTATE") {
+		t.Fatalf("error %q names a SQLSTATE it does not have", msg)
+	}
+	var again *DatabaseError
+	if !errors.As(mapError(err), &again) || again != de {
+		t.Fatalf("mapError(%q) = %v, want the same *DatabaseError back", msg, mapError(err))
+	}
+	withCode := mapError(&pgconn.PgError{Code: "40001", Message: "could not serialize"})
+	if got, want := withCode.Error(),
+		"database unavailable: could not serialize (SQLSTATE 40001)"; got != want {
+		t.Fatalf("error = %q, want %q", got, want)
 	}
 }
 
