@@ -275,7 +275,7 @@ func (s *Service) runOnce(ctx context.Context, fn func(q *dbq.Queries) error) er
 		}
 		return &DatabaseError{
 			Kind:    ErrUnavailable,
-			Message: "no free database connection: " + err.Error(),
+			Message: "no database connection within the acquire timeout: " + err.Error(),
 			err:     err,
 		}
 	}
