@@ -102,8 +102,8 @@ func TestSessionMintUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		"NoSecret":  {nil, []string{"--sub", "u1"}, "AUTH_SECRET"},
-		"NoSub":     {[]string{"AUTH_SECRET=s"}, nil, "--sub"},
+		"NoSecret": {nil, []string{"--sub", "u1"}, "AUTH_SECRET"},
+		"NoSub":    {[]string{"AUTH_SECRET=s"}, nil, "--sub"},
 		"BadFormat": {
 			[]string{"AUTH_SECRET=s"}, []string{"--sub", "u1", "--format", "v3"}, "v4 or v5",
 		},
