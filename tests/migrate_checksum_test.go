@@ -155,3 +155,37 @@ func TestMigrateDownAndRedoKeepChecksums(t *testing.T) {
 		t.Errorf("down with nothing applied: want exit 0 and nothing to roll back\n%s", nothing)
 	}
 }
+
+// TestMigrateReportsOneChecksumInTheSingular records, and then verifies, the checksum of
+// a single migration: the reports must not speak of "1 migrations".
+func TestMigrateReportsOneChecksumInTheSingular(t *testing.T) {
+	t.Parallel()
+	db := testdb.NewEmpty(t)
+	dir := writeMigrations(t, t.TempDir(), map[string]string{
+		"00001_gadgets.sql": simpleMigration("gadgets"),
+	})
+	if r := runMigrate(t, db.URL, "up", "--dir", dir); r.code != 0 {
+		t.Fatalf("up: %s", r)
+	}
+	_, err := db.Pool.Exec(dbCtx(t), "DELETE FROM public.secretsdb_migration_checksums")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	run := runMigrate(t, db.URL, "up", "--dir", dir)
+	verify := runMigrate(t, db.URL, "verify", "--dir", dir)
+
+	const said = "recorded the checksum of 1 migration applied before checksums were kept:"
+	if run.code != 0 || !strings.Contains(run.stdout, said) {
+		t.Errorf("up does not say %q\n%s", said, run)
+	}
+	if verify.code != 0 || !strings.Contains(verify.stdout, "verified 1 applied migration:") {
+		t.Errorf("verify does not speak of 1 applied migration\n%s", verify)
+	}
+	for _, r := range []migrateRun{run, verify} {
+		if strings.Contains(r.stdout, "1 migrations") ||
+			strings.Contains(r.stdout, "1 applied migrations") {
+			t.Errorf("a report speaks of 1 migrations\n%s", r)
+		}
+	}
+}

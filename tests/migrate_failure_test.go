@@ -2,6 +2,7 @@ package tests
 
 import (
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -94,7 +95,8 @@ func TestMigrateFailureLocatesTheError(t *testing.T) {
 
 // TestMigrateLockTimeoutNamesTheLock holds an ACCESS SHARE lock on a table, as a long
 // read transaction does, and checks that an ALTER TABLE migration gives up after
-// --lock-timeout-ddl instead of queueing, naming the table and the session in the way.
+// --lock-timeout-ddl instead of queueing, naming the table, the mode it waited for, and
+// the session in the way with the mode that session holds.
 func TestMigrateLockTimeoutNamesTheLock(t *testing.T) {
 	t.Parallel()
 	db := testdb.NewEmpty(t)
@@ -145,7 +147,14 @@ func TestMigrateLockTimeoutNamesTheLock(t *testing.T) {
 	}
 	found := false
 	for _, b := range m.LockWait.Blockers {
-		found = found || b.PID == holder
+		if b.PID == holder {
+			found = true
+			if len(b.HeldModes) != 1 || b.HeldModes[0] != "AccessShareLock" ||
+				b.QueuedMode != "" {
+				t.Errorf("the holder holds %v, queued for %q; want AccessShareLock only",
+					b.HeldModes, b.QueuedMode)
+			}
+		}
 	}
 	if !found {
 		t.Errorf("blockers %+v do not include the holding session, pid %d",
@@ -154,6 +163,12 @@ func TestMigrateLockTimeoutNamesTheLock(t *testing.T) {
 	if !strings.Contains(doc.Error.Message, "public.checkins") ||
 		!strings.Contains(run.stderr, "public.checkins") {
 		t.Errorf("the error message does not name public.checkins\n%s", run)
+	}
+	human := runMigrate(t, db.URL, "up", "--dir", dir, "--lock-timeout-ddl", "500ms")
+	want := "AccessExclusiveLock on public.checkins, blocked by pid " +
+		strconv.Itoa(int(holder)) + " holding AccessShareLock ("
+	if human.code != 1 || !strings.Contains(human.stdout, want) {
+		t.Errorf("the text report does not say %q\n%s", want, human)
 	}
 
 	if err := tx.Rollback(dbCtx(t)); err != nil {

@@ -110,7 +110,9 @@ type migrateDoc struct {
 				Mode     string `json:"mode"`
 				Relation string `json:"relation"`
 				Blockers []struct {
-					PID int32 `json:"pid"`
+					PID        int32    `json:"pid"`
+					HeldModes  []string `json:"held_modes"`
+					QueuedMode string   `json:"queued_mode"`
 				} `json:"blockers"`
 			} `json:"lock_wait"`
 		} `json:"migration"`
@@ -119,6 +121,14 @@ type migrateDoc struct {
 		LockHolder *struct {
 			PID int32 `json:"pid"`
 		} `json:"lock_holder"`
+		Interrupted *struct {
+			Version       int64  `json:"version"`
+			File          string `json:"file"`
+			Transactional bool   `json:"transactional"`
+			Recorded      bool   `json:"recorded"`
+			LockReleased  bool   `json:"lock_released"`
+		} `json:"interrupted"`
+		Hint string `json:"hint"`
 	} `json:"error"`
 
 	Database           string            `json:"database"`
@@ -166,9 +176,10 @@ type migrateFileRef struct {
 }
 
 type migrateMismatch struct {
-	Version int64  `json:"version"`
-	File    string `json:"file"`
-	Problem string `json:"problem"`
+	Version      int64  `json:"version"`
+	File         string `json:"file"`
+	Problem      string `json:"problem"`
+	NewerRelease bool   `json:"newer_release"`
 }
 
 // parseDoc decodes the single JSON document a --json run printed, and checks that its

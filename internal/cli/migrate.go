@@ -18,7 +18,10 @@ import (
 
 // migrateOptions are the flags of `secretsdb migrate` and its subcommands.
 type migrateOptions struct {
-	dir              string
+	dir string
+	// dirSet is true when --dir was given, so that an empty value is an error rather than
+	// a silent fall-back to the embedded migrations.
+	dirSet           bool
 	json             bool
 	lockTimeout      time.Duration
 	ddlLockTimeout   time.Duration
@@ -30,7 +33,8 @@ type migrateOptions struct {
 const migrateLong = `Apply, inspect or roll back the schema migrations embedded in this binary.
 
 Every command prints human text on stdout, or with --json one JSON document, also when it
-fails; logs go to stderr. Exit codes:
+fails; only a bad flag written before --json prints none, as flag parsing stops at it.
+Logs go to stderr. Exit codes:
   0  done, or nothing to do
   1  failure: a migration failed, out-of-order files, the lock or database unreachable,
      lint problems
@@ -51,18 +55,33 @@ func newMigrateCommand(g *globals) *cobra.Command {
 		// Without this, cobra prints the help and exits 0 for a mistyped subcommand, which
 		// a pipeline would take for success.
 		Args: cobra.ArbitraryArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return usageError{errors.New(
-					"migrate needs a command; see secretsdb migrate --help")}
+		RunE: func(_ *cobra.Command, args []string) error {
+			err := usageError{errors.New("migrate needs a command; see secretsdb migrate --help")}
+			if len(args) > 0 {
+				err = usageError{fmt.Errorf(
+					"unknown migrate command %q; see secretsdb migrate --help", args[0])}
 			}
-			return usageError{fmt.Errorf("unknown migrate command %q; see secretsdb migrate --help",
-				args[0])}
+			return o.finish(g, newDoc("migrate"), err)
+		},
+		// The root's hook is replaced, not chained, by cobra; it is called here so that its
+		// usage errors (--log-level, --log-format) get a JSON document too.
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			o.dirSet = cmd.Flags().Changed("dir")
+			if err := cmd.Root().PersistentPreRunE(cmd, args); err != nil {
+				return o.finish(g, newDoc(cmd.Name()), err)
+			}
+			return nil
 		},
 	}
+	// pflag parses left to right and stops at the first bad flag, so --json is known here
+	// only when it came before it; the raw command line does not reach this package.
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return o.finish(g, newDoc(c.Name()), usageError{err})
+	})
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&o.dir, "dir", "",
-		"read migrations from this folder, not the embedded ones (create: default ./migrations)")
+		"read migrations from this folder, not the embedded ones (create: default "+
+			"./migrations, which must exist)")
 	pf.BoolVar(&o.json, "json", false, "print one JSON document on stdout instead of text")
 	pf.DurationVar(&o.lockTimeout, "lock-timeout", migrate.DefaultLockTimeout,
 		"longest wait for the migration lock while another runner holds it")
@@ -122,7 +141,7 @@ func (o *migrateOptions) changeCommand(g *globals, name, arg, short string, up b
 		// Arguments are checked in RunE, so a bad one still gets a JSON document.
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			doc := &changeDoc{envelope: envelope{Command: name}}
+			doc := newChangeDoc(name)
 			version, err := versionArg(arg, args, name == "down-to")
 			if err != nil {
 				return o.finish(g, doc, err)
@@ -135,7 +154,11 @@ func (o *migrateOptions) changeCommand(g *globals, name, arg, short string, up b
 			defer m.Close()
 
 			rep, err := op(cmd.Context(), m, version)
-			doc.fill(name, m, rep, err)
+			var uv *migrate.UnknownVersionError
+			if errors.As(err, &uv) {
+				err = usageError{err}
+			}
+			doc.fill(rep, err)
 			if !o.json {
 				printChange(g.stdout, name, rep, err)
 			}
@@ -182,7 +205,7 @@ func (o *migrateOptions) statusCommand(g *globals) *cobra.Command {
 		Short: "List every migration: applied or pending, out of order, checksum state",
 		Args:  cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			doc := &statusDoc{envelope: envelope{Command: "status"}}
+			doc := newStatusDoc()
 			if _, err := versionArg("", args, false); err != nil {
 				return o.finish(g, doc, err)
 			}
@@ -211,7 +234,7 @@ func (o *migrateOptions) versionCommand(g *globals) *cobra.Command {
 		Short: "Print the database's migration version (the highest applied)",
 		Args:  cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			doc := &versionDoc{envelope: envelope{Command: "version"}}
+			doc := newVersionDoc()
 			if _, err := versionArg("", args, false); err != nil {
 				return o.finish(g, doc, err)
 			}
@@ -245,7 +268,7 @@ func (o *migrateOptions) verifyCommand(g *globals) *cobra.Command {
 		Short: "Compare applied migrations with their files; exit 3 naming each that differs",
 		Args:  cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			doc := &verifyDoc{envelope: envelope{Command: "verify"}}
+			doc := newVerifyDoc()
 			if _, err := versionArg("", args, false); err != nil {
 				return o.finish(g, doc, err)
 			}
@@ -260,10 +283,12 @@ func (o *migrateOptions) verifyCommand(g *globals) *cobra.Command {
 			if err == nil {
 				doc.fill(v)
 				if !o.json {
-					printVerify(g.stdout, v)
+					printVerify(g.stdout, v, m.Latest())
 				}
 				if len(v.Mismatches) > 0 {
-					err = &migrate.ChecksumMismatchError{Mismatches: v.Mismatches}
+					err = &migrate.ChecksumMismatchError{
+						Mismatches: v.Mismatches, Latest: m.Latest(),
+					}
 				}
 			}
 			return o.finish(g, doc, err)
@@ -277,14 +302,14 @@ func (o *migrateOptions) createCommand(g *globals) *cobra.Command {
 		Short: "Write the next numbered migration file, with its Up and Down skeleton, into --dir",
 		Args:  cobra.ArbitraryArgs,
 		RunE: func(_ *cobra.Command, args []string) error {
-			doc := &createDoc{envelope: envelope{Command: "create"}}
+			doc := newCreateDoc()
 			if len(args) != 1 {
 				return o.finish(g, doc, usageError{fmt.Errorf(
 					"NAME is required, as one argument, got %d arguments", len(args))})
 			}
-			dir := o.dir
-			if dir == "" {
-				dir = "migrations"
+			dir, err := o.createDir()
+			if err != nil {
+				return o.finish(g, doc, err)
 			}
 			path, version, err := migrate.Create(dir, args[0])
 			if errors.Is(err, migrate.ErrInvalidName) {
@@ -314,7 +339,7 @@ func (o *migrateOptions) lintCommand(g *globals) *cobra.Command {
 Exits 1 when it finds a problem.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(_ *cobra.Command, args []string) error {
-			doc := &lintDoc{envelope: envelope{Command: "lint"}, Problems: []migrate.Problem{}}
+			doc := newLintDoc()
 			if _, err := versionArg("", args, false); err != nil {
 				return o.finish(g, doc, err)
 			}
@@ -341,14 +366,41 @@ Exits 1 when it finds a problem.`,
 
 // migrationsFS returns the embedded migrations, or the --dir folder.
 func (o *migrateOptions) migrationsFS() (fs.FS, error) {
-	if o.dir == "" {
+	if !o.dirSet {
 		return migrations.FS, nil
+	}
+	if err := o.checkDir(); err != nil {
+		return nil, err
+	}
+	return os.DirFS(o.dir), nil
+}
+
+// checkDir refuses a --dir that is empty or not a folder.
+func (o *migrateOptions) checkDir() error {
+	if o.dir == "" {
+		return usageError{errors.New("--dir must name a folder of migrations, got an empty value")}
 	}
 	info, err := os.Stat(o.dir)
 	if err != nil || !info.IsDir() {
-		return nil, usageError{fmt.Errorf("--dir must name a folder of migrations, got %q", o.dir)}
+		return usageError{fmt.Errorf("--dir must name a folder of migrations, got %q", o.dir)}
 	}
-	return os.DirFS(o.dir), nil
+	return nil
+}
+
+// createDir returns the folder create writes into: --dir, else ./migrations. It is not
+// created when missing: a missing ./migrations almost always means create ran in the wrong
+// folder, and numbering would restart at 1 there.
+func (o *migrateOptions) createDir() (string, error) {
+	if o.dirSet {
+		return o.dir, o.checkDir()
+	}
+	const dir = "migrations"
+	if info, err := os.Stat(dir); err != nil || !info.IsDir() {
+		cwd, _ := os.Getwd()
+		return "", usageError{fmt.Errorf("there is no migrations folder in %s: run create "+
+			"where migrations/ is, or name the folder with --dir", cwd)}
+	}
+	return dir, nil
 }
 
 // open connects a Migrator and returns it with the database's password-free description.

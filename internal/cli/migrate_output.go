@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -34,14 +35,15 @@ func (e *envelope) set(code int, err error) {
 }
 
 type errorJSON struct {
-	// Kind is one of usage, migration_failed, checksum_mismatch, out_of_order,
-	// lock_timeout, error.
-	Kind       string             `json:"kind"`
-	Message    string             `json:"message"`
-	Migration  *migrationJSON     `json:"migration,omitempty"`
-	Mismatches []migrate.Mismatch `json:"mismatches,omitempty"`
-	OutOfOrder []migrate.FileRef  `json:"out_of_order,omitempty"`
-	LockHolder *blockerJSON       `json:"lock_holder,omitempty"`
+	// Kind is one of usage, migration_failed, interrupted, checksum_mismatch,
+	// out_of_order, lock_timeout, error.
+	Kind        string             `json:"kind"`
+	Message     string             `json:"message"`
+	Migration   *migrationJSON     `json:"migration,omitempty"`
+	Interrupted *interruptedJSON   `json:"interrupted,omitempty"`
+	Mismatches  []migrate.Mismatch `json:"mismatches,omitempty"`
+	OutOfOrder  []migrate.FileRef  `json:"out_of_order,omitempty"`
+	LockHolder  *blockerJSON       `json:"lock_holder,omitempty"`
 	// Hint says what to do next, naming this command's flags.
 	Hint string `json:"hint,omitempty"`
 }
@@ -63,6 +65,18 @@ type migrationJSON struct {
 	Advice        string        `json:"advice"`
 }
 
+// interruptedJSON is what a command interrupted by a signal left behind. Version and File
+// are 0 and "" when no migration was running.
+type interruptedJSON struct {
+	Version       int64  `json:"version"`
+	File          string `json:"file"`
+	Direction     string `json:"direction"`
+	Transactional bool   `json:"transactional"`
+	// Recorded is whether the running file's version is recorded as applied afterwards.
+	Recorded     bool `json:"recorded"`
+	LockReleased bool `json:"lock_released"`
+}
+
 type lockWaitJSON struct {
 	Mode     string        `json:"mode"`
 	LockType string        `json:"lock_type"`
@@ -76,12 +90,17 @@ type blockerJSON struct {
 	ApplicationName  string  `json:"application_name"`
 	State            string  `json:"state"`
 	TransactionAgeMS float64 `json:"transaction_age_ms"`
+	// HeldModes are the modes the session holds on the locked object; QueuedMode the mode
+	// it waits for there itself, ahead of the migration, "" when none.
+	HeldModes  []string `json:"held_modes"`
+	QueuedMode string   `json:"queued_mode"`
 }
 
 func blockerDoc(b migrate.Blocker) blockerJSON {
 	return blockerJSON{
 		PID: b.PID, User: b.User, ApplicationName: b.ApplicationName, State: b.State,
 		TransactionAgeMS: ms(b.TransactionAge),
+		HeldModes:        append([]string{}, b.HeldModes...), QueuedMode: b.QueuedMode,
 	}
 }
 
@@ -91,6 +110,7 @@ func errorDoc(err error) *errorJSON {
 	doc := &errorJSON{Kind: "error", Message: err.Error()}
 	var (
 		ue usageError
+		ie *migrate.InterruptedError
 		me *migrate.MigrationError
 		cm *migrate.ChecksumMismatchError
 		oo *migrate.OutOfOrderError
@@ -99,6 +119,15 @@ func errorDoc(err error) *errorJSON {
 	switch {
 	case errors.As(err, &ue):
 		doc.Kind = "usage"
+	case errors.As(err, &ie):
+		doc.Kind = "interrupted"
+		doc.Interrupted = &interruptedJSON{
+			Direction: ie.Direction, Transactional: ie.Transactional, Recorded: ie.Recorded,
+			LockReleased: ie.LockReleased,
+		}
+		if ie.Running != nil {
+			doc.Interrupted.Version, doc.Interrupted.File = ie.Running.Version, ie.Running.File
+		}
 	case errors.As(err, &me):
 		doc.Kind = "migration_failed"
 		doc.Migration = &migrationJSON{
@@ -117,7 +146,7 @@ func errorDoc(err error) *errorJSON {
 		}
 	case errors.As(err, &cm):
 		doc.Kind, doc.Mismatches = "checksum_mismatch", cm.Mismatches
-		doc.Hint = mismatchHint
+		doc.Hint = mismatchHint(cm)
 	case errors.As(err, &oo):
 		doc.Kind, doc.OutOfOrder = "out_of_order", oo.Pending
 		doc.Hint = outOfOrderHint(oo)
@@ -132,14 +161,68 @@ func errorDoc(err error) *errorJSON {
 	return doc
 }
 
-const (
-	mismatchHint = "an applied migration must not change: undo the edit, or add a new " +
-		"migration for the change. To accept a deliberate edit, delete the version's row " +
-		"from " + migrate.ChecksumTable + " so the next migrate up records the file again; " +
-		"--allow-checksum-mismatch runs regardless"
-	lockTimeoutHint = "another runner is migrating this database: wait for it, or raise " +
-		"--lock-timeout; a runner that died releases the lock when its connection closes"
-)
+const lockTimeoutHint = "another runner is migrating this database: wait for it, or " +
+	"raise --lock-timeout; a runner that died releases the lock when its connection closes"
+
+// mismatchHint says how to recover from each kind of mismatch in e. Each kind needs its
+// own remedy: deleting a checksum row accepts an edited file, but a missing file is
+// reported from goose's version row, so both rows must go.
+func mismatchHint(e *migrate.ChecksumMismatchError) string {
+	var edited, missing, newer []int64
+	for _, m := range e.Mismatches {
+		switch {
+		case m.NewerRelease:
+			newer = append(newer, m.Version)
+		case m.Problem == "missing":
+			missing = append(missing, m.Version)
+		default:
+			edited = append(edited, m.Version)
+		}
+	}
+	var hints []string
+	if len(newer) > 0 {
+		hints = append(hints, fmt.Sprintf("Deploy the release that migrated the database, "+
+			"or a later one. To go back to this release, first roll the schema back with "+
+			"the newer release's binary (secretsdb migrate down-to %d), or run this "+
+			"release's serve without --migrate if the newer schema still suits it.",
+			e.Latest))
+	}
+	if len(missing) > 0 {
+		hints = append(hints, fmt.Sprintf("Restore the missing file from the release "+
+			"that applied it. If the migration was removed on purpose (what it did stays "+
+			"in the schema), make the database forget it: %s", forgetSQL(missing)))
+	}
+	if len(edited) > 0 {
+		hints = append(hints, fmt.Sprintf("An applied migration must not change: undo "+
+			"the edit, or add a new migration for the change. To accept a deliberate "+
+			"edit, run %s and the next migrate up records the file as it is.",
+			strings.TrimSuffix(deleteWhere(migrate.ChecksumTable, "version", edited), ";")))
+	}
+	hints = append(hints, "Otherwise up, down and redo with --allow-checksum-mismatch go "+
+		"on regardless, for that run only.")
+	// Like the other hints, it starts in lower case after "hint: ".
+	joined := strings.Join(hints, " ")
+	return strings.ToLower(joined[:1]) + joined[1:]
+}
+
+// forgetSQL deletes the bookkeeping of applied versions whose files are gone: goose's
+// version rows and their checksums, in one transaction.
+func forgetSQL(versions []int64) string {
+	return "BEGIN; " + deleteWhere(migrate.VersionTable, "version_id", versions) + " " +
+		deleteWhere(migrate.ChecksumTable, "version", versions) + " COMMIT;"
+}
+
+func deleteWhere(table, column string, versions []int64) string {
+	parts := make([]string, len(versions))
+	for i, v := range versions {
+		parts[i] = strconv.FormatInt(v, 10)
+	}
+	if len(parts) == 1 {
+		return fmt.Sprintf("DELETE FROM %s WHERE %s = %s;", table, column, parts[0])
+	}
+	return fmt.Sprintf("DELETE FROM %s WHERE %s IN (%s);", table, column,
+		strings.Join(parts, ", "))
+}
 
 func outOfOrderHint(e *migrate.OutOfOrderError) string {
 	return fmt.Sprintf("renumber the file above version %d, or apply it out of order with "+
@@ -174,10 +257,18 @@ type changeDoc struct {
 	ChecksumMismatches []migrate.Mismatch `json:"checksum_mismatches"`
 }
 
-func (d *changeDoc) fill(_ string, _ *migrate.Migrator, rep *migrate.Report, err error) {
-	d.Applied = []appliedJSON{}
-	d.ChecksumsRecorded = []migrate.FileRef{}
-	d.ChecksumMismatches = []migrate.Mismatch{}
+// newChangeDoc returns the document of a command that changes the schema, its lists empty
+// rather than null, so a failure has the same shape as a success.
+func newChangeDoc(command string) *changeDoc {
+	return &changeDoc{
+		envelope:           envelope{Command: command},
+		Applied:            []appliedJSON{},
+		ChecksumsRecorded:  []migrate.FileRef{},
+		ChecksumMismatches: []migrate.Mismatch{},
+	}
+}
+
+func (d *changeDoc) fill(rep *migrate.Report, err error) {
 	if rep == nil {
 		return
 	}
@@ -230,6 +321,10 @@ func (d *statusDoc) fill(st *migrate.Status) {
 	}
 }
 
+func newStatusDoc() *statusDoc {
+	return &statusDoc{envelope: envelope{Command: "status"}, Migrations: []statusJSON{}}
+}
+
 type versionDoc struct {
 	envelope
 	Database string `json:"database"`
@@ -237,6 +332,8 @@ type versionDoc struct {
 	Latest   int64  `json:"latest"`
 	Pending  int    `json:"pending"`
 }
+
+func newVersionDoc() *versionDoc { return &versionDoc{envelope: envelope{Command: "version"}} }
 
 type verifyDoc struct {
 	envelope
@@ -252,16 +349,51 @@ func (d *verifyDoc) fill(v *migrate.Verification) {
 	d.Unrecorded = append([]migrate.FileRef{}, v.Unrecorded...)
 }
 
+func newVerifyDoc() *verifyDoc {
+	return &verifyDoc{
+		envelope:   envelope{Command: "verify"},
+		Mismatches: []migrate.Mismatch{},
+		Unrecorded: []migrate.FileRef{},
+	}
+}
+
 type createDoc struct {
 	envelope
 	File    string `json:"file"`
 	Version int64  `json:"version"`
 }
 
+func newCreateDoc() *createDoc { return &createDoc{envelope: envelope{Command: "create"}} }
+
 type lintDoc struct {
 	envelope
 	Files    int               `json:"files"`
 	Problems []migrate.Problem `json:"problems"`
+}
+
+func newLintDoc() *lintDoc {
+	return &lintDoc{envelope: envelope{Command: "lint"}, Problems: []migrate.Problem{}}
+}
+
+// newDoc returns the empty document of the named migrate command, for failures reported
+// before the command itself runs (flag and usage errors); "migrate" and unknown names get
+// the envelope alone.
+func newDoc(command string) document {
+	switch command {
+	case "up", "up-by-one", "up-to", "down", "down-to", "redo":
+		return newChangeDoc(command)
+	case "status":
+		return newStatusDoc()
+	case "version":
+		return newVersionDoc()
+	case "verify":
+		return newVerifyDoc()
+	case "create":
+		return newCreateDoc()
+	case "lint":
+		return newLintDoc()
+	}
+	return &envelope{Command: command}
 }
 
 // printChange writes the human report of a command that changes the schema.
@@ -270,8 +402,12 @@ func printChange(w io.Writer, name string, rep *migrate.Report, err error) {
 		return
 	}
 	if n := len(rep.ChecksumsRecorded); n > 0 {
-		fmt.Fprintf(w, "recorded the checksums of %d migrations applied before checksums "+
-			"were kept:\n", n)
+		noun := "checksums"
+		if n == 1 {
+			noun = "checksum"
+		}
+		fmt.Fprintf(w, "recorded the %s of %s applied before checksums were kept:\n",
+			noun, plural(n, "migration"))
 		for _, f := range rep.ChecksumsRecorded {
 			fmt.Fprintf(w, "  %s\n", f.File)
 		}
@@ -289,20 +425,19 @@ func printChange(w io.Writer, name string, rep *migrate.Report, err error) {
 	}
 
 	var (
+		ie *migrate.InterruptedError
 		me *migrate.MigrationError
 		cm *migrate.ChecksumMismatchError
 		oo *migrate.OutOfOrderError
 		lt *migrate.LockTimeoutError
 	)
 	switch {
+	case errors.As(err, &ie):
+		fmt.Fprintln(w, ie)
 	case errors.As(err, &me):
 		printFailure(w, me)
 	case errors.As(err, &cm):
-		fmt.Fprintln(w, "refusing to run: applied migrations differ from their files:")
-		for _, m := range cm.Mismatches {
-			fmt.Fprintf(w, "  %s\n", m)
-		}
-		fmt.Fprintf(w, "hint: %s\n", mismatchHint)
+		fmt.Fprintf(w, "refusing to run: %v\nhint: %s\n", cm, mismatchHint(cm))
 	case errors.As(err, &oo):
 		fmt.Fprintf(w, "refusing to run: %v\nhint: %s\n", oo, outOfOrderHint(oo))
 	case errors.As(err, &lt):
@@ -392,12 +527,16 @@ func printStatus(w io.Writer, desc string, st *migrate.Status) {
 	fmt.Fprintln(w)
 }
 
-func printVerify(w io.Writer, v *migrate.Verification) {
+// printVerify writes verify's report; latest is the binary's highest file version.
+func printVerify(w io.Writer, v *migrate.Verification, latest int64) {
 	for _, m := range v.Mismatches {
-		switch m.Problem {
-		case "edited":
+		switch {
+		case m.Problem == "edited":
 			fmt.Fprintf(w, "EDITED   %s (version %d): applied with sha256 %s, "+
 				"the file now has %s\n", m.File, m.Version, m.Recorded, m.Current)
+		case m.NewerRelease:
+			fmt.Fprintf(w, "UNKNOWN  %s (version %d): applied by a newer release; this "+
+				"binary's migrations end at version %d\n", m.File, m.Version, latest)
 		default:
 			fmt.Fprintf(w, "MISSING  %s (version %d): applied, but no migration file carries it\n",
 				m.File, m.Version)
@@ -408,14 +547,28 @@ func printVerify(w io.Writer, v *migrate.Verification) {
 		for i, f := range v.Unrecorded {
 			names[i] = f.File
 		}
-		fmt.Fprintf(w, "no checksum recorded yet for %s; the next migrate up records them\n",
-			strings.Join(names, ", "))
+		them := "them"
+		if len(names) == 1 {
+			them = "it"
+		}
+		fmt.Fprintf(w, "no checksum recorded yet for %s; the next migrate up records %s\n",
+			strings.Join(names, ", "), them)
 	}
-	if len(v.Mismatches) == 0 {
-		fmt.Fprintf(w, "verified %d applied migrations: none differs from its file\n", v.Checked)
-	} else {
-		fmt.Fprintf(w, "%d of %d applied migrations differ from their files\n",
-			len(v.Mismatches), v.Checked)
+	switch {
+	case v.Checked == 0:
+		fmt.Fprintln(w, "no migration is applied yet: nothing to verify")
+	case len(v.Mismatches) == 0 && v.Checked == 1:
+		fmt.Fprintln(w, "verified 1 applied migration: it matches its file")
+	case len(v.Mismatches) == 0:
+		fmt.Fprintf(w, "verified %d applied migrations: none differs from its file\n",
+			v.Checked)
+	default:
+		fmt.Fprintf(w, "%d of %s do not match their files\n",
+			len(v.Mismatches), plural(v.Checked, "applied migration"))
+	}
+	if len(v.Mismatches) > 0 {
+		cm := &migrate.ChecksumMismatchError{Mismatches: v.Mismatches, Latest: latest}
+		fmt.Fprintf(w, "hint: %s\n", mismatchHint(cm))
 	}
 }
 

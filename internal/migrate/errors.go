@@ -3,6 +3,7 @@ package migrate
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -80,6 +81,9 @@ type LockWait struct {
 	Blockers []Blocker `json:"blockers"`
 }
 
+// String names the mode waited for, then each blocker with the modes it holds on the same
+// object: the waited-for mode is rarely the one held (an ALTER TABLE waits for
+// AccessExclusiveLock behind a reader's AccessShareLock).
 func (w *LockWait) String() string {
 	var b strings.Builder
 	b.WriteString(w.Mode)
@@ -90,11 +94,24 @@ func (w *LockWait) String() string {
 	}
 	for i, bl := range w.Blockers {
 		if i == 0 {
-			b.WriteString(" held by ")
+			b.WriteString(", blocked by ")
 		} else {
-			b.WriteString(", ")
+			b.WriteString("; ")
 		}
-		b.WriteString(bl.String())
+		fmt.Fprintf(&b, "pid %d", bl.PID)
+		var what []string
+		if len(bl.HeldModes) > 0 {
+			what = append(what, "holding "+strings.Join(bl.HeldModes, " and "))
+		}
+		if bl.QueuedMode != "" {
+			what = append(what, "queued ahead for "+bl.QueuedMode)
+		}
+		if len(what) > 0 {
+			b.WriteString(" " + strings.Join(what, ", "))
+		}
+		if attrs := bl.attrs(); attrs != "" {
+			b.WriteString(" (" + attrs + ")")
+		}
 	}
 	return b.String()
 }
@@ -107,10 +124,24 @@ type Blocker struct {
 	ApplicationName string        `json:"application_name"`
 	State           string        `json:"state"`
 	TransactionAge  time.Duration `json:"-"`
+	// HeldModes are the modes the session holds on the locked object, such as
+	// AccessShareLock; empty when it holds none there and is only queued ahead.
+	HeldModes []string `json:"held_modes"`
+	// QueuedMode is the mode the session itself waits for on the object, ahead of the
+	// migration in the queue; empty when it is not waiting.
+	QueuedMode string `json:"queued_mode"`
 }
 
 func (b Blocker) String() string {
 	s := fmt.Sprintf("pid %d", b.PID)
+	if attrs := b.attrs(); attrs != "" {
+		s += " (" + attrs + ")"
+	}
+	return s
+}
+
+// attrs describes the session: user, application, state and transaction age.
+func (b Blocker) attrs() string {
 	var attrs []string
 	if b.User != "" {
 		attrs = append(attrs, "user "+b.User)
@@ -122,12 +153,10 @@ func (b Blocker) String() string {
 		attrs = append(attrs, b.State)
 	}
 	if b.TransactionAge > 0 {
-		attrs = append(attrs, "transaction open "+b.TransactionAge.Round(time.Millisecond).String())
+		age := b.TransactionAge.Round(time.Millisecond)
+		attrs = append(attrs, "transaction open "+age.String())
 	}
-	if len(attrs) > 0 {
-		s += " (" + strings.Join(attrs, ", ") + ")"
-	}
-	return s
+	return strings.Join(attrs, ", ")
 }
 
 // Mismatch is an applied migration whose file no longer matches what was applied.
@@ -139,29 +168,165 @@ type Mismatch struct {
 	Problem  string `json:"problem"`
 	Recorded string `json:"recorded_sha256,omitempty"`
 	Current  string `json:"file_sha256,omitempty"`
+	// NewerRelease marks a missing version above every file's: the database was migrated
+	// by a newer release than the one running, rather than a file being deleted.
+	NewerRelease bool `json:"newer_release"`
 }
 
 func (m Mismatch) String() string {
+	if m.NewerRelease {
+		return fmt.Sprintf("%s (version %d) applied by a newer release", m.File, m.Version)
+	}
 	return fmt.Sprintf("%s (version %d) %s", m.File, m.Version, m.Problem)
 }
 
 // ChecksumMismatchError is returned by every command that changes the schema when an
-// applied migration's file was edited or removed since it was applied, unless
-// Options.AllowChecksumMismatch is set.
+// applied migration's file was edited or removed since it was applied, or when the
+// database has versions above every file's, unless Options.AllowChecksumMismatch is set.
 type ChecksumMismatchError struct {
 	Mismatches []Mismatch
+	// Latest is the highest version among the files: the version the schema must go back
+	// to before this release can migrate a database a newer release migrated.
+	Latest int64
 }
 
 func (e *ChecksumMismatchError) Error() string {
-	parts := make([]string, len(e.Mismatches))
-	for i, m := range e.Mismatches {
-		parts[i] = m.String()
+	var newer []int64
+	var others []string
+	for _, m := range e.Mismatches {
+		if m.NewerRelease {
+			newer = append(newer, m.Version)
+		} else {
+			others = append(others, m.String())
+		}
 	}
-	noun := "migration differs from its file"
-	if len(parts) > 1 {
-		noun = "migrations differ from their files"
+	var parts []string
+	if len(newer) > 0 {
+		noun := "version"
+		if len(newer) > 1 {
+			noun = "versions"
+		}
+		parts = append(parts, fmt.Sprintf("the database has %s %s which this binary does not "+
+			"know; it was migrated by a newer release (this binary's migrations end at "+
+			"version %d)", noun, joinVersions(newer), e.Latest))
 	}
-	return fmt.Sprintf("%d applied %s: %s", len(parts), noun, strings.Join(parts, "; "))
+	if len(others) > 0 {
+		noun := "migration differs from its file"
+		if len(others) > 1 {
+			noun = "migrations differ from their files"
+		}
+		parts = append(parts, fmt.Sprintf("%d applied %s: %s", len(others), noun,
+			strings.Join(others, "; ")))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// UnknownVersionError is returned by UpTo and DownTo for a target version that no
+// migration file carries: a mistyped target would otherwise apply, or roll back, every
+// migration and exit as a success.
+type UnknownVersionError struct {
+	Version int64
+	// Known are the versions of the migration files, ascending.
+	Known []int64
+	// ZeroAllowed is true for DownTo, whose target 0 rolls back every migration.
+	ZeroAllowed bool
+}
+
+func (e *UnknownVersionError) Error() string {
+	known := "none"
+	if len(e.Known) > 0 {
+		known = versionRanges(e.Known)
+	}
+	msg := fmt.Sprintf("no migration file has version %d; the known versions are %s",
+		e.Version, known)
+	if e.ZeroAllowed {
+		msg += ", and 0 to roll back every migration"
+	}
+	return msg
+}
+
+// InterruptedError is returned when the context of a command that changes the schema
+// ended (SIGTERM, Ctrl-C) while it ran. It says what became of the migration that was
+// running and of the migration lock, as checked on the database afterwards.
+type InterruptedError struct {
+	// Running is the migration that was running, nil when none was (the command was
+	// waiting for the lock, or reading the state).
+	Running   *FileRef
+	Direction string
+	// Transactional is true when the running file runs in one transaction.
+	Transactional bool
+	// Recorded is whether the running file's version is recorded as applied afterwards;
+	// Checked is false when that could not be read.
+	Recorded bool
+	Checked  bool
+	// LockReleased is true when no session of this command holds the migration lock any
+	// more. The server releases it when it ends the session, within seconds.
+	LockReleased bool
+	Err          error
+}
+
+func (e *InterruptedError) Error() string {
+	lockGoes := "; the lock goes when the server ends the session, within seconds"
+	if e.Running == nil {
+		if e.LockReleased {
+			return "interrupted before any migration ran"
+		}
+		return "interrupted before any migration ran" + lockGoes
+	}
+	var b strings.Builder
+	b.WriteString("interrupted: ")
+	unchanged := e.Recorded == (e.Direction == "down")
+	switch {
+	case !e.Checked:
+		fmt.Fprintf(&b, "the state of the running migration, %s, could not be read; "+
+			"see migrate status", e.Running.File)
+	case !e.Transactional && unchanged:
+		done, state := "applied", "was not recorded"
+		if e.Direction == "down" {
+			done, state = "rolled back", "is still recorded"
+		}
+		fmt.Fprintf(&b, "the running migration, %s, runs without a transaction (NO "+
+			"TRANSACTION) and may be partly %s; its version %s", e.Running.File, done, state)
+	case unchanged:
+		fmt.Fprintf(&b, "the running migration, %s, was rolled back", e.Running.File)
+	default:
+		fmt.Fprintf(&b, "the running migration, %s, had completed", e.Running.File)
+	}
+	if e.LockReleased {
+		b.WriteString("; the lock was released")
+	} else {
+		b.WriteString(lockGoes)
+	}
+	return b.String()
+}
+
+func (e *InterruptedError) Unwrap() error { return e.Err }
+
+// joinVersions renders versions as "7", "7, 8".
+func joinVersions(vs []int64) string {
+	parts := make([]string, len(vs))
+	for i, v := range vs {
+		parts[i] = strconv.FormatInt(v, 10)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// versionRanges renders ascending versions with runs collapsed: "1-6, 8, 10-12".
+func versionRanges(vs []int64) string {
+	var parts []string
+	for i := 0; i < len(vs); {
+		j := i
+		for j+1 < len(vs) && vs[j+1] == vs[j]+1 {
+			j++
+		}
+		if j == i {
+			parts = append(parts, strconv.FormatInt(vs[i], 10))
+		} else {
+			parts = append(parts, fmt.Sprintf("%d-%d", vs[i], vs[j]))
+		}
+		i = j + 1
+	}
+	return strings.Join(parts, ", ")
 }
 
 // OutOfOrderError is returned by Up and its variants when a pending migration has a lower

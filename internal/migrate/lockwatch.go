@@ -111,7 +111,8 @@ func (w *lockWatcher) poll(ctx context.Context) {
 		var b Blocker
 		var ageSeconds float64
 		if err := rows.Scan(&pid, &lw.LockType, &lw.Mode, &lw.Relation,
-			&b.PID, &b.User, &b.ApplicationName, &b.State, &ageSeconds); err != nil {
+			&b.PID, &b.User, &b.ApplicationName, &b.State, &ageSeconds,
+			&b.HeldModes, &b.QueuedMode); err != nil {
 			return
 		}
 		cur, ok := seen[uint32(pid)]

@@ -147,17 +147,35 @@ func (m *Migrator) Close() error { return m.p.Close() }
 
 // Up applies every pending migration.
 func (m *Migrator) Up(ctx context.Context) (*Report, error) {
-	return m.UpTo(ctx, math.MaxInt64)
+	return m.upTo(ctx, math.MaxInt64)
 }
 
-// UpTo applies the pending migrations up to and including version.
+// UpTo applies the pending migrations up to and including version, which must be the
+// version of a migration file (else *UnknownVersionError, before anything is touched).
 func (m *Migrator) UpTo(ctx context.Context, version int64) (*Report, error) {
-	if version < 1 {
-		return nil, fmt.Errorf("the target version must be at least 1, got %d", version)
+	if err := m.knownTarget(version, false); err != nil {
+		return nil, err
 	}
+	return m.upTo(ctx, version)
+}
+
+func (m *Migrator) upTo(ctx context.Context, version int64) (*Report, error) {
 	return m.change(ctx, m.orderCheck(version), func() ([]*goose.MigrationResult, error) {
 		return m.p.UpTo(ctx, version)
 	})
+}
+
+// knownTarget checks that version names a migration file, or is 0 when zeroAllowed.
+func (m *Migrator) knownTarget(version int64, zeroAllowed bool) error {
+	if _, ok := m.files[version]; ok || (zeroAllowed && version == 0) {
+		return nil
+	}
+	known := make([]int64, 0, len(m.files))
+	for v := range m.files {
+		known = append(known, v)
+	}
+	slices.Sort(known)
+	return &UnknownVersionError{Version: version, Known: known, ZeroAllowed: zeroAllowed}
 }
 
 // UpByOne applies the next pending migration.
@@ -174,10 +192,11 @@ func (m *Migrator) Down(ctx context.Context) (*Report, error) {
 	})
 }
 
-// DownTo rolls back the applied migrations above version; 0 rolls back all of them.
+// DownTo rolls back the applied migrations above version; 0 rolls back all of them. Any
+// other version must be a migration file's (else *UnknownVersionError).
 func (m *Migrator) DownTo(ctx context.Context, version int64) (*Report, error) {
-	if version < 0 {
-		return nil, fmt.Errorf("the target version must not be negative, got %d", version)
+	if err := m.knownTarget(version, true); err != nil {
+		return nil, err
 	}
 	return m.change(ctx, nil, func() ([]*goose.MigrationResult, error) {
 		return m.p.DownTo(ctx, version)
@@ -271,10 +290,63 @@ func (m *Migrator) change(ctx context.Context, check func(*dbState) error,
 	// The version is read even when ctx was cancelled, so the report stays truthful.
 	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if after, verr := readState(vctx, m.db); verr == nil {
+	after, verr := readState(vctx, m.db)
+	if verr == nil {
 		rep.VersionAfter = after.maxApplied()
 	}
+	if err != nil && ctx.Err() != nil && (errors.Is(err, ctx.Err()) || cancelled(err)) {
+		err = m.interrupted(vctx, err, after)
+	}
 	return rep, err
+}
+
+// cancelled reports a statement the server cancelled (SQLSTATE 57014), as it does when a
+// cancel request, rather than a closed connection, ends the statement.
+func cancelled(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && pg.Code == "57014"
+}
+
+// interrupted describes a command whose context ended: what became of the migration that
+// was running, read from after (nil when it could not be read), and of the lock.
+func (m *Migrator) interrupted(ctx context.Context, err error, after *dbState) error {
+	ie := &InterruptedError{Err: err}
+	var me *MigrationError
+	if errors.As(err, &me) {
+		ie.Running = &FileRef{Version: me.Version, File: me.File}
+		ie.Direction, ie.Transactional = me.Direction, me.Transactional
+		if after != nil {
+			_, ie.Recorded = after.applied[me.Version]
+			ie.Checked = true
+		}
+	}
+	ie.LockReleased = m.lockReleased(ctx)
+	return ie
+}
+
+// lockReleased waits a few seconds for the command's sessions to let go of the migration
+// lock. A session whose client went away keeps it until the server notices, at once when
+// it is idle and within client_connection_check_interval when it runs a statement.
+func (m *Migrator) lockReleased(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	pids := m.tracer.backendPIDs()
+	ours := make([]int32, len(pids))
+	for i, p := range pids {
+		ours[i] = int32(p)
+	}
+	for {
+		var held bool
+		err := m.db.QueryRowContext(ctx, lockHeldBySQL, lock.DefaultLockID, ours).Scan(&held)
+		if err == nil && !held {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func (m *Migrator) record(ctx context.Context, rep *Report, r *goose.MigrationResult) {
@@ -326,7 +398,7 @@ func (m *Migrator) preflight(ctx context.Context, conn *sql.Conn) error {
 	}
 	if mm := st.mismatches(m.files); len(mm) > 0 {
 		if !m.opts.AllowChecksumMismatch {
-			return &ChecksumMismatchError{Mismatches: mm}
+			return &ChecksumMismatchError{Mismatches: mm, Latest: m.Latest()}
 		}
 		cmd.report.ChecksumMismatches = mm
 		for _, x := range mm {
@@ -598,12 +670,14 @@ func lockHolder(ctx context.Context, conn *sql.Conn) *Blocker {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	var b Blocker
+	var mode string
 	var age float64
 	err := conn.QueryRowContext(ctx, lockHolderSQL, lock.DefaultLockID).
-		Scan(&b.PID, &b.User, &b.ApplicationName, &b.State, &age)
+		Scan(&b.PID, &mode, &b.User, &b.ApplicationName, &b.State, &age)
 	if err != nil {
 		return nil
 	}
+	b.HeldModes = []string{mode}
 	b.TransactionAge = time.Duration(age * float64(time.Second))
 	return &b
 }

@@ -56,7 +56,8 @@ ON CONFLICT (version) DO NOTHING`
 	deleteChecksumSQL = `DELETE FROM public.secretsdb_migration_checksums WHERE version = $1`
 
 	// lockWaitsSQL lists the locks the given backends are waiting for and who is in the
-	// way. Blockers' query texts are left out: they may hold data.
+	// way, with the modes each blocker holds, or is itself queued for, on the same object.
+	// Blockers' query texts are left out: they may hold data.
 	lockWaitsSQL = `SELECT
     l.pid,
     l.locktype,
@@ -66,19 +67,57 @@ ON CONFLICT (version) DO NOTHING`
     coalesce(b.usename::text, ''),
     coalesce(b.application_name, ''),
     coalesce(b.state, ''),
-    coalesce(extract(epoch FROM pg_catalog.now() - b.xact_start), 0)::float8
+    coalesce(extract(epoch FROM pg_catalog.now() - b.xact_start), 0)::float8,
+    coalesce(held.modes, '{}'),
+    coalesce(queued.mode, '')
 FROM pg_catalog.pg_locks l
 LEFT JOIN pg_catalog.pg_class c ON c.oid = l.relation
 LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN LATERAL pg_catalog.unnest(pg_catalog.pg_blocking_pids(l.pid)) AS bp(pid) ON true
 LEFT JOIN pg_catalog.pg_stat_activity b ON b.pid = bp.pid
+LEFT JOIN LATERAL (
+    SELECT pg_catalog.array_agg(DISTINCT h.mode ORDER BY h.mode) AS modes
+    FROM pg_catalog.pg_locks h
+    WHERE h.pid = bp.pid AND h.granted AND ` + sameLockedObject + `
+) AS held ON true
+LEFT JOIN LATERAL (
+    SELECT h.mode
+    FROM pg_catalog.pg_locks h
+    WHERE h.pid = bp.pid AND NOT h.granted AND ` + sameLockedObject + `
+    LIMIT 1
+) AS queued ON true
 WHERE l.pid = ANY($1) AND NOT l.granted`
+
+	// sameLockedObject matches a pg_locks row h to the lock l waits for: every column that
+	// identifies a lockable object, NULLs included.
+	sameLockedObject = `h.locktype = l.locktype
+        AND h.database IS NOT DISTINCT FROM l.database
+        AND h.relation IS NOT DISTINCT FROM l.relation
+        AND h.page IS NOT DISTINCT FROM l.page
+        AND h.tuple IS NOT DISTINCT FROM l.tuple
+        AND h.virtualxid IS NOT DISTINCT FROM l.virtualxid
+        AND h.transactionid IS NOT DISTINCT FROM l.transactionid
+        AND h.classid IS NOT DISTINCT FROM l.classid
+        AND h.objid IS NOT DISTINCT FROM l.objid
+        AND h.objsubid IS NOT DISTINCT FROM l.objsubid`
+
+	// lockHeldBySQL says whether one of the given backends holds goose's advisory lock.
+	lockHeldBySQL = `SELECT EXISTS (
+    SELECT 1
+    FROM pg_catalog.pg_locks l
+    WHERE l.locktype = 'advisory'
+        AND l.granted
+        AND l.objsubid = 1
+        AND ((l.classid::bigint << 32) | l.objid::bigint) = $1
+        AND l.pid = ANY($2)
+)`
 )
 
 // lockHolderSQL finds the session holding goose's advisory lock in this database. A bigint
 // key shows in pg_locks split into classid (high half) and objid (low half), objsubid 1.
 const lockHolderSQL = `SELECT
     a.pid,
+    l.mode,
     coalesce(a.usename::text, ''),
     coalesce(a.application_name, ''),
     coalesce(a.state, ''),

@@ -102,6 +102,10 @@ func (st *dbState) appliedVersions() []int64 {
 // mismatches compares every applied version that has a recorded checksum with the files,
 // and reports applied versions that no file carries.
 func (st *dbState) mismatches(files map[int64]migrationFile) []Mismatch {
+	var latest int64
+	for v := range files {
+		latest = max(latest, v)
+	}
 	var out []Mismatch
 	for _, v := range st.appliedVersions() {
 		f, haveFile := files[v]
@@ -114,6 +118,7 @@ func (st *dbState) mismatches(files map[int64]migrationFile) []Mismatch {
 			}
 			out = append(out, Mismatch{
 				Version: v, File: name, Problem: "missing", Recorded: sum.SHA256,
+				NewerRelease: v > latest,
 			})
 		case haveSum && sum.SHA256 != f.SHA256:
 			out = append(out, Mismatch{
