@@ -60,7 +60,7 @@ func TestMigrateTargetMustBeAFileVersion(t *testing.T) {
 }
 
 // TestMigrateUsageErrorsPrintJSON checks that with --json a usage error found before the
-// command runs (an unknown command, a bad flag after --json, a bad log level) still
+// command runs (an unknown command, a bad flag before or after --json, a bad log level) still
 // prints one document, shaped like the command's success: lists empty, not null.
 func TestMigrateUsageErrorsPrintJSON(t *testing.T) {
 	t.Parallel()
@@ -72,6 +72,8 @@ func TestMigrateUsageErrorsPrintJSON(t *testing.T) {
 	}{
 		{"UnknownCommand", []string{"bogus", "--json"}, "migrate", ""},
 		{"UnknownFlag", []string{"up", "--json", "--no-such-flag"}, "up", `"applied": []`},
+		{"UnknownFlagBeforeJSON", []string{"up", "--no-such-flag", "--json"}, "up",
+			`"applied": []`},
 		{"BadFlagValue", []string{"status", "--json", "--lock-timeout", "soon"}, "status",
 			`"migrations": []`},
 		{"BadLogLevel", []string{"verify", "--json", "--log-level", "loud"}, "verify",

@@ -47,11 +47,15 @@ type globals struct {
 	stdout io.Writer
 	stderr io.Writer
 	logger *slog.Logger
+
+	// args is the raw command line, for the rare decision flag parsing cannot make: a
+	// --json after the flag that stopped it.
+	args []string
 }
 
 // Run executes the command line args and returns the process exit code.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	g := &globals{stdout: stdout, stderr: stderr}
+	g := &globals{stdout: stdout, stderr: stderr, args: args}
 	root := newRootCommand(g)
 	root.SetArgs(args)
 	root.SetOut(stdout)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"strconv"
 	"time"
 
@@ -33,7 +34,7 @@ type migrateOptions struct {
 const migrateLong = `Apply, inspect or roll back the schema migrations embedded in this binary.
 
 Every command prints human text on stdout, or with --json one JSON document, also when it
-fails; only a bad flag written before --json prints none, as flag parsing stops at it.
+fails.
 Logs go to stderr. Exit codes:
   0  done, or nothing to do
   1  failure: a migration failed, out-of-order files, the lock or database unreachable,
@@ -73,9 +74,11 @@ func newMigrateCommand(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	// pflag parses left to right and stops at the first bad flag, so --json is known here
-	// only when it came before it; the raw command line does not reach this package.
+	// pflag parses left to right and stops at the first bad flag, so a --json after it is
+	// looked for in the raw command line.
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		o.json = o.json || slices.Contains(g.args, "--json") ||
+			slices.Contains(g.args, "--json=true")
 		return o.finish(g, newDoc(c.Name()), usageError{err})
 	})
 	pf := cmd.PersistentFlags()
