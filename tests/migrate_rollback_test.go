@@ -65,9 +65,9 @@ func TestMigrateOlderBinaryOnNewerDatabase(t *testing.T) {
 
 		out, err := cmd.CombinedOutput()
 
-		if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 1 ||
+		if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 3 ||
 			!strings.Contains(string(out), said) {
-			t.Errorf("serve --migrate: %v, want exit 1 saying %q\n%s", err, said, out)
+			t.Errorf("serve --migrate: %v, want exit 3 saying %q\n%s", err, said, out)
 		}
 	})
 

@@ -464,7 +464,9 @@ func migrateUp(ctx context.Context, cfg *pgx.ConnConfig, logger *slog.Logger) er
 	defer m.Close()
 	rep, err := m.Up(ctx)
 	if err != nil {
-		return fmt.Errorf("migrating: %w", err)
+		// The same exit codes as `secretsdb migrate up`: 3 for a checksum mismatch or a
+		// database migrated by a newer release, 1 for any other failure.
+		return exitError{code: exitCodeOf(err), err: fmt.Errorf("migrating: %w", err)}
 	}
 	if len(rep.Applied) == 0 {
 		logger.Info("migrations: nothing to apply", "schema_version", rep.VersionAfter)
