@@ -53,3 +53,31 @@ func TestHTTPGetSecret(t *testing.T) {
 		t.Fatalf("reading secrets created users: %d rows, want the owner only", n)
 	}
 }
+
+// TestHTTPCreatedBodyMatchesStoredRow checks that the 201 body shows optional fields as the
+// database stores them: a whitespace-only phone is NULL in both.
+func TestHTTPCreatedBodyMatchesStoredRow(t *testing.T) {
+	t.Parallel()
+	api := newAPI(t, apiConfig{})
+	owner := mintCookies(t, sessionClaims("echo-owner", "echo.owner@example.com"))
+	body := secretBody()
+	body["recipient_phone"] = "   "
+
+	resp := api.createSecret(t, owner, body)
+
+	c := requireCreated(t, resp)
+	var created map[string]any
+	if err := json.Unmarshal(resp.Body, &created); err != nil {
+		t.Fatal(err)
+	}
+	got := api.mustDo(t, apiRequest{Method: http.MethodGet, Path: "/api/secrets/" + c.ID,
+		Cookies: owner})
+	var stored map[string]any
+	if err := json.Unmarshal(got.Body, &stored); err != nil {
+		t.Fatal(err)
+	}
+	if created["recipient_phone"] != nil || stored["recipient_phone"] != nil {
+		t.Fatalf("recipient_phone: 201 says %v, GET says %v; want null in both",
+			created["recipient_phone"], stored["recipient_phone"])
+	}
+}

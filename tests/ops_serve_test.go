@@ -335,6 +335,10 @@ func TestOpsServeFlagErrors(t *testing.T) {
 			"--pool-max-conns must be 0 (the default) or more, got -3"},
 		{"ZeroAcquireTimeout", []string{"--pool-acquire-timeout", "0s"},
 			"--pool-acquire-timeout must be above 0, got 0s"},
+		{"ZeroRequestTimeout", []string{"--request-timeout", "0s"},
+			"--request-timeout must be above 0, got 0s"},
+		{"ZeroShutdownTimeout", []string{"--shutdown-timeout", "0s"},
+			"--shutdown-timeout must be above 0, got 0s"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -34,14 +34,14 @@ type migrateOptions struct {
 const migrateLong = `Apply, inspect or roll back the schema migrations embedded in this binary.
 
 Every command prints human text on stdout, or with --json one JSON document, also when it
-fails.
-Logs go to stderr. Exit codes:
+fails. Logs go to stderr. Exit codes (docs/deploy.md has the recovery for each):
   0  done, or nothing to do
   1  failure: a migration failed, out-of-order files, the lock or database unreachable,
-     lint problems
-  2  usage error: unknown command or flag, bad argument
-  3  an applied migration's file was edited or removed (verify, and every command that
-     would change the schema)
+     interrupted (SIGTERM, Ctrl-C), lint problems
+  2  usage error: unknown command or flag, bad argument, a VERSION no file carries
+  3  an applied migration's file was edited or removed, or a newer release migrated the
+     database past this binary's files (verify, and every command that would change the
+     schema)
 
 Runners take goose's PostgreSQL advisory lock, so concurrent deploys apply each version
 once. Migration sessions pin search_path to public and TimeZone to UTC, and set

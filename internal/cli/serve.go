@@ -124,6 +124,12 @@ func (o serveOptions) validate() error {
 	if o.acquireTimeout <= 0 {
 		return fmt.Errorf("--pool-acquire-timeout must be above 0, got %s", o.acquireTimeout)
 	}
+	if o.requestTimeout <= 0 {
+		return fmt.Errorf("--request-timeout must be above 0, got %s", o.requestTimeout)
+	}
+	if o.shutdownTimeout <= 0 {
+		return fmt.Errorf("--shutdown-timeout must be above 0, got %s", o.shutdownTimeout)
+	}
 	if o.rateLimit < 0 {
 		return fmt.Errorf("--rate-limit must be 0 (off) or above, got %g", o.rateLimit)
 	}
@@ -425,7 +431,7 @@ func (s *servers) run(ctx context.Context, timeout time.Duration, logger *slog.L
 	case <-ctx.Done():
 	}
 
-	logger.Info("shutting down", "timeout", timeout)
+	logger.Info("shutting down", "timeout", timeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	err := s.apiSrv.Shutdown(shutdownCtx)

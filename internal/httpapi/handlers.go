@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/secretsdb/secretsdb/internal/secrets"
@@ -220,8 +221,10 @@ func deref[T any](p *T, def T) T {
 	return *p
 }
 
+// optString is nil for what the database stores as NULL: an empty or whitespace-only
+// optional field.
 func optString(s string) *string {
-	if s == "" {
+	if strings.Trim(s, " \t\n\r\f\v") == "" {
 		return nil
 	}
 	return &s
