@@ -209,24 +209,18 @@ func (o *migrateOptions) statusCommand(g *globals) *cobra.Command {
 		Args:  cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			doc := newStatusDoc()
-			if _, err := versionArg("", args, false); err != nil {
-				return o.finish(g, doc, err)
-			}
-			m, desc, err := o.open(cmd.Context(), g)
-			doc.Database = desc
-			if err != nil {
-				return o.finish(g, doc, err)
-			}
-			defer m.Close()
-
-			st, err := m.Status(cmd.Context())
-			if err == nil {
-				doc.fill(st)
-				if !o.json {
-					printStatus(g.stdout, desc, st)
-				}
-			}
-			return o.finish(g, doc, err)
+			return o.read(cmd.Context(), g, args, doc, &doc.Database,
+				func(m *migrate.Migrator, desc string) error {
+					st, err := m.Status(cmd.Context())
+					if err != nil {
+						return err
+					}
+					doc.fill(st)
+					if !o.json {
+						printStatus(g.stdout, desc, st)
+					}
+					return nil
+				})
 		},
 	}
 }
@@ -238,29 +232,23 @@ func (o *migrateOptions) versionCommand(g *globals) *cobra.Command {
 		Args:  cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			doc := newVersionDoc()
-			if _, err := versionArg("", args, false); err != nil {
-				return o.finish(g, doc, err)
-			}
-			m, desc, err := o.open(cmd.Context(), g)
-			doc.Database = desc
-			if err != nil {
-				return o.finish(g, doc, err)
-			}
-			defer m.Close()
-
-			st, err := m.Status(cmd.Context())
-			if err == nil {
-				doc.Version, doc.Latest = st.Version, st.Latest
-				for _, s := range st.Migrations {
-					if s.State == migrate.StatePending {
-						doc.Pending++
+			return o.read(cmd.Context(), g, args, doc, &doc.Database,
+				func(m *migrate.Migrator, _ string) error {
+					st, err := m.Status(cmd.Context())
+					if err != nil {
+						return err
 					}
-				}
-				if !o.json {
-					fmt.Fprintln(g.stdout, st.Version)
-				}
-			}
-			return o.finish(g, doc, err)
+					doc.Version, doc.Latest = st.Version, st.Latest
+					for _, s := range st.Migrations {
+						if s.State == migrate.StatePending {
+							doc.Pending++
+						}
+					}
+					if !o.json {
+						fmt.Fprintln(g.stdout, st.Version)
+					}
+					return nil
+				})
 		},
 	}
 }
@@ -272,31 +260,42 @@ func (o *migrateOptions) verifyCommand(g *globals) *cobra.Command {
 		Args:  cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			doc := newVerifyDoc()
-			if _, err := versionArg("", args, false); err != nil {
-				return o.finish(g, doc, err)
-			}
-			m, desc, err := o.open(cmd.Context(), g)
-			doc.Database = desc
-			if err != nil {
-				return o.finish(g, doc, err)
-			}
-			defer m.Close()
-
-			v, err := m.Verify(cmd.Context())
-			if err == nil {
-				doc.fill(v)
-				if !o.json {
-					printVerify(g.stdout, v, m.Latest())
-				}
-				if len(v.Mismatches) > 0 {
-					err = &migrate.ChecksumMismatchError{
-						Mismatches: v.Mismatches, Latest: m.Latest(),
+			return o.read(cmd.Context(), g, args, doc, &doc.Database,
+				func(m *migrate.Migrator, _ string) error {
+					v, err := m.Verify(cmd.Context())
+					if err != nil {
+						return err
 					}
-				}
-			}
-			return o.finish(g, doc, err)
+					doc.fill(v)
+					if !o.json {
+						printVerify(g.stdout, v, m.Latest())
+					}
+					if len(v.Mismatches) > 0 {
+						return &migrate.ChecksumMismatchError{
+							Mismatches: v.Mismatches, Latest: m.Latest(),
+						}
+					}
+					return nil
+				})
 		},
 	}
+}
+
+// read runs fn for a command that takes no arguments and only reads the database, with
+// the connection's description stored in *database for the document, and reports
+// through doc whatever happens.
+func (o *migrateOptions) read(ctx context.Context, g *globals, args []string, doc document,
+	database *string, fn func(m *migrate.Migrator, desc string) error) error {
+	if _, err := versionArg("", args, false); err != nil {
+		return o.finish(g, doc, err)
+	}
+	m, desc, err := o.open(ctx, g)
+	*database = desc
+	if err != nil {
+		return o.finish(g, doc, err)
+	}
+	defer m.Close()
+	return o.finish(g, doc, fn(m, desc))
 }
 
 func (o *migrateOptions) createCommand(g *globals) *cobra.Command {
