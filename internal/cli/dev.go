@@ -108,7 +108,8 @@ func dev(ctx context.Context, g *globals, o devOptions) error {
 
 // devDatabaseConn picks the database as `dev`'s help describes, returning its connection
 // settings and a function that stops whatever was started for it.
-func devDatabaseConn(ctx context.Context, g *globals, o devOptions) (*pgx.ConnConfig, func() error, error) {
+func devDatabaseConn(ctx context.Context, g *globals, o devOptions) (
+	*pgx.ConnConfig, func() error, error) {
 	noop := func() error { return nil }
 	logger := g.logger.With("component", "dev")
 
@@ -234,7 +235,8 @@ func ping(ctx context.Context, cfg *pgx.ConnConfig) error {
 }
 
 func libpqEnvSet() bool {
-	for _, name := range []string{"PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE"} {
+	names := []string{"PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE"}
+	for _, name := range names {
 		if os.Getenv(name) != "" {
 			return true
 		}
